@@ -1,0 +1,166 @@
+"""Validating a config against ``schemas/config.schema.yaml`` and deriving what the DAG needs.
+
+``validate_config`` fills in the schema's defaults and stops at the first bad key with a message
+naming it, its value and what is allowed. The helpers below turn a valid config into seed
+blocks and per-model prompt sets, the same way for the Snakefile and the CLI.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from seedscope.errors import ConfigError
+from seedscope.models import check_local_weights, looks_like_path
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(cls):
+    """A validator class that writes each property's default into the instance."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = f"config key {_key(error.absolute_path)}"
+    if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
+        allowed = ", ".join(sorted(error.schema["properties"]))
+        return f"{where}: {error.message}; allowed keys are: {allowed}"
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not allowed; choose one of {error.validator_value}"
+    if error.validator == "pattern" and error.validator_value == "^[A-Za-z0-9_-]+$":
+        return f"{where}: {error.instance!r} may only contain letters, digits, '_' and '-'"
+    return f"{where}: {error.message}"
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict[str, Any]:
+    """The config schema as a dict."""
+    return yaml.safe_load(Path(path).read_text())
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:
+    """Validate ``config`` in place (filling defaults) and return it.
+
+    Raises ``ConfigError`` naming the first bad key, its value and the allowed values.
+    """
+    schema = load_schema(schema_path)
+    cls = _with_defaults(jsonschema.validators.validator_for(schema))
+    errors = sorted(cls(schema).iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_describe(best) + f"  (schema: {schema_path})")
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict[str, Any]) -> None:
+    seeds = config["seeds"]
+    if seeds["count"] % seeds["block_size"]:
+        raise ConfigError(
+            f"config key seeds.count: {seeds['count']} is not a multiple of seeds.block_size "
+            f"({seeds['block_size']}); growing the range by whole blocks is what keeps existing "
+            "shards valid"
+        )
+    sets = config["prompt_sets"]
+    for name, model in config["models"].items():
+        if model["tiny"] and model["weights"] is None:
+            model["weights"] = f"{run_dir(config)}/models/{name}"
+        if model["weights"] is None:
+            raise ConfigError(
+                f"config key models.{name}.weights: missing; give a Hugging Face id or a local "
+                "folder (or set tiny to build a tiny model for testing)"
+            )
+        for s in model["prompt_sets"] or []:
+            if s not in sets:
+                raise ConfigError(
+                    f"config key models.{name}.prompt_sets: {s!r} is not a prompt set; "
+                    f"choose from {sorted(sets)}"
+                )
+        if not model["tiny"] and looks_like_path(model["weights"]):
+            check_local_weights(name, model["weights"])
+    coco = config["coco"]
+    if sum(coco["parts"]) > coco["n_images"]:
+        raise ConfigError(
+            f"config key coco.parts: the parts {coco['parts']} need {sum(coco['parts'])} images "
+            f"but coco.n_images is {coco['n_images']}"
+        )
+    if coco["images"] in ("zip", "folder") and not coco["path"]:
+        raise ConfigError(f"config key coco.path: coco.images is {coco['images']!r}, so set coco.path")
+    for name, spec in sets.items():
+        if spec["kind"] == "coco" and spec["part"] >= len(coco["parts"]):
+            raise ConfigError(
+                f"config key prompt_sets.{name}.part: {spec['part']} but coco.parts has only "
+                f"{len(coco['parts'])} parts (0 to {len(coco['parts']) - 1})"
+            )
+        if spec["kind"] == "parti" and spec["source"] == "file" and not spec["path"]:
+            raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
+    swap = config["seed_swap"]
+    if swap["model"] is not None and swap["model"] not in config["models"]:
+        raise ConfigError(
+            f"config key seed_swap.model: {swap['model']!r} is not a model; "
+            f"choose from {sorted(config['models'])}"
+        )
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    return validate_config(yaml.safe_load(path.read_text()) or {})
+
+
+def run_dir(config: dict[str, Any]) -> str:
+    """Where this run's outputs go: ``<results_dir>/<run>``."""
+    return f"{config['results_dir']}/{config['run']}"
+
+
+def captioner_path(config: dict[str, Any]) -> str:
+    """The LLaVA model id or folder that captions COCO images."""
+    captioner = config["coco"]["captioner"]
+    return f"{run_dir(config)}/models/captioner" if captioner["tiny"] else captioner["model"]
+
+
+def seed_blocks(config: dict[str, Any]) -> list[tuple[int, int]]:
+    """The (first, last) seed of every block, inclusive."""
+    seeds = config["seeds"]
+    size = seeds["block_size"]
+    return [
+        (first, first + size - 1)
+        for first in range(seeds["first"], seeds["first"] + seeds["count"], size)
+    ]
+
+
+def block_name(first: int, last: int) -> str:
+    """The file stem of a seed block's shard: ``seeds-0000-0015``."""
+    return f"seeds-{first:04d}-{last:04d}"
+
+
+def model_prompt_sets(config: dict[str, Any], model: str) -> list[str]:
+    """The prompt sets that ``model`` renders."""
+    chosen = config["models"][model]["prompt_sets"]
+    return list(config["prompt_sets"]) if chosen is None else list(chosen)
+
+
+def digest(value: Any) -> str:
+    """A short stable hash of a JSON-serialisable value (for params and run metadata)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]

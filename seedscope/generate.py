@@ -1,0 +1,269 @@
+"""The generation engine: render every prompt x seed of a seed block into one shard.
+
+Decision 1 of DESIGN.md: the image for (model, prompt, seed) draws its initial latent and every
+later noise draw of a stochastic sampler from its own ``torch.Generator("cpu")`` seeded with
+that seed. diffusers draws per-sample noise from a list of generators one sample at a time, so
+an image does not depend on which other images share its batch beyond float round-off of the
+batched network (about 1e-6, at most one uint8 level; FACTS.md).
+
+Each prompt's text embedding is computed once, alone (batch 1), so it is a pure function of
+the prompt; images are batched across prompts and seeds; PNG encoding runs on background
+threads while the next batch renders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import seedscope
+from seedscope.shards import ShardWriter, encode_png, image_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image to render: a prompt row and a seed."""
+
+    prompt_id: str
+    prompt: str
+    seed: int
+
+
+def seed_generator(seed: int) -> torch.Generator:
+    """The generator that every noise draw of ``seed``'s image comes from (always on CPU)."""
+    return torch.Generator("cpu").manual_seed(seed)
+
+
+def pipeline_family(pipe) -> str:
+    """``sdxl``, ``sd`` or ``generic``: how this pipeline takes precomputed text embeddings."""
+    encode = getattr(pipe, "encode_prompt", None)
+    if encode is None:
+        return "generic"
+    params = inspect.signature(encode).parameters
+    if "prompt_2" in params and "pooled_prompt_embeds" in inspect.signature(pipe.__call__).parameters:
+        return "sdxl"
+    if "do_classifier_free_guidance" in params:
+        return "sd"
+    return "generic"
+
+
+class PromptEmbeddings:
+    """Text embeddings of each prompt, computed once and alone, kept for recent prompts."""
+
+    def __init__(self, pipe, negative_prompt: str, guidance: float, capacity: int = 256):
+        self.pipe = pipe
+        self.family = pipeline_family(pipe)
+        self.cfg = guidance > 1.0
+        self.negative_prompt = negative_prompt
+        self.capacity = capacity
+        self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
+
+    @torch.no_grad()
+    def _encode(self, prompt: str) -> dict[str, torch.Tensor]:
+        device = self.pipe._execution_device
+        common = dict(
+            device=device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=self.cfg,
+            negative_prompt=self.negative_prompt if self.cfg else None,
+        )
+        if self.family == "sdxl":
+            pos, neg, pooled, neg_pooled = self.pipe.encode_prompt(prompt, **common)
+            out = {"prompt_embeds": pos, "pooled_prompt_embeds": pooled}
+            if self.cfg:
+                out |= {"negative_prompt_embeds": neg, "negative_pooled_prompt_embeds": neg_pooled}
+            return out
+        pos, neg = self.pipe.encode_prompt(prompt, **common)
+        return {"prompt_embeds": pos} | ({"negative_prompt_embeds": neg} if self.cfg else {})
+
+    def get(self, prompt: str) -> dict[str, torch.Tensor]:
+        """The embedding tensors (batch 1) of ``prompt``."""
+        if prompt in self._cache:
+            self._cache.move_to_end(prompt)
+        else:
+            self._cache[prompt] = self._encode(prompt)
+            if len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return self._cache[prompt]
+
+    def batch(self, prompts: Sequence[str]) -> dict[str, Any]:
+        """Pipeline keyword arguments for a batch of prompts."""
+        if self.family == "generic":
+            out = {"prompt": list(prompts)}
+            if self.cfg and self.negative_prompt:
+                out["negative_prompt"] = [self.negative_prompt] * len(prompts)
+            return out
+        parts = [self.get(p) for p in prompts]
+        return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+
+
+def sampler_kwargs(pipe, spec: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the pipeline call that come from the model's config entry."""
+    kwargs = {
+        "num_inference_steps": spec["steps"],
+        "guidance_scale": spec["guidance"],
+        "height": spec["resolution"],
+        "width": spec["resolution"],
+    }
+    if "eta" in inspect.signature(pipe.__call__).parameters:
+        kwargs["eta"] = spec.get("scheduler", {}).get("eta", 0.0)
+    return kwargs
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] -> uint8, rounding as diffusers' ``numpy_to_pil`` does."""
+    return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+@torch.no_grad()
+def render_batch(
+    pipe,
+    embeddings: PromptEmbeddings,
+    items: Sequence[Item],
+    spec: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    callback: Callable | None = None,
+    generators: list[torch.Generator] | None = None,
+) -> np.ndarray:
+    """Render ``items`` in one pipeline call; returns uint8 images of shape (B, H, W, 3).
+
+    ``generators`` replaces the items' own seed generators (the seed-swap study reseeds them).
+    """
+    kwargs = embeddings.batch([it.prompt for it in items]) | sampler_kwargs(pipe, spec)
+    kwargs["generator"] = generators or [seed_generator(it.seed) for it in items]
+    if callback is not None:
+        kwargs["callback_on_step_end"] = callback
+    out = pipe(output_type="np", **kwargs, **(extra or {}))
+    return to_uint8(out.images)
+
+
+def batches(items: Sequence, size: int) -> Iterable[Sequence]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def shard_items(prompts: Sequence[dict[str, Any]], seeds: Sequence[int]) -> list[Item]:
+    """Every prompt x every seed, prompt-major (so a prompt's embedding is reused at once)."""
+    return [Item(p["id"], p["text"], s) for p in prompts for s in seeds]
+
+
+def prompts_digest(prompts: Sequence[dict[str, Any]]) -> str:
+    """A sha256 over the prompt ids and texts, part of a shard's identity."""
+    text = json.dumps([[p["id"], p["text"]] for p in prompts])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def image_metadata(
+    model: str, spec: dict, prompt_set: str, item: Item, batch: Sequence[Item], position: int, pipe
+) -> dict[str, Any]:
+    """Everything needed to render this one image again."""
+    return {
+        "key": image_key(item.prompt_id, item.seed),
+        "model": model,
+        "model_spec": spec,
+        "prompt_set": prompt_set,
+        "prompt_id": item.prompt_id,
+        "prompt": item.prompt,
+        "seed": item.seed,
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "device": pipe._execution_device.type,
+        "dtype": str(pipe.unet.dtype if hasattr(pipe, "unet") else pipe.dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "batch": {"position": position, "members": [[b.prompt_id, b.prompt, b.seed] for b in batch]},
+        "versions": {
+            "seedscope": seedscope.__version__,
+            "torch": torch.__version__,
+            "diffusers": __import__("diffusers").__version__,
+        },
+    }
+
+
+def render_shard(
+    pipe,
+    model: str,
+    spec: dict[str, Any],
+    prompt_set: str,
+    prompts: Sequence[dict[str, Any]],
+    seeds: Sequence[int],
+    shard: str | Path,
+    chunk_size: int,
+    png_compress_level: int = 6,
+    encoder_threads: int = 2,
+    progress=None,
+) -> dict[str, Any]:
+    """Render every prompt x seed into ``shard``, resuming from the last completed chunk.
+
+    ``progress``, if given, is a tqdm-like object updated once per image. Returns a summary
+    (images, chunks rendered in this call, seconds).
+    """
+    items = shard_items(prompts, seeds)
+    chunks = list(batches(items, chunk_size))
+    identity = {
+        "model": model,
+        "model_spec": spec,
+        "prompt_set": prompt_set,
+        "prompts_sha256": prompts_digest(prompts),
+        "seeds": [min(seeds), max(seeds)],
+        "chunk_size": chunk_size,
+        "png_compress_level": png_compress_level,
+        "threads": torch.get_num_threads(),
+        "device": pipe._execution_device.type,
+    }
+    writer = ShardWriter(shard, identity)
+    done = writer.open()
+    if done:
+        log.info("resuming %s at chunk %d of %d", shard, done, len(chunks))
+    if progress is not None:
+        progress.update(sum(len(c) for c in chunks[:done]))
+    embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
+        for chunk in chunks[done:]:
+            pending = []
+            for batch in batches(chunk, spec["batch_size"]):
+                pixels = render_batch(pipe, embeddings, batch, spec)
+                for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
+                    meta = image_metadata(model, spec, prompt_set, item, batch, position, pipe)
+                    pending.append((meta["key"], pool.submit(encode_png, image, png_compress_level), meta))
+                if progress is not None:
+                    progress.update(len(batch))
+            writer.write_chunk([(key, future.result(), meta) for key, future, meta in pending])
+    seconds = time.perf_counter() - start
+    summary = {
+        "images": len(items),
+        "chunks": len(chunks),
+        "chunks_rendered": len(chunks) - done,
+        "seconds": round(seconds, 3),
+    }
+    writer.finish(info=summary)
+    return summary
+
+
+def rerender(meta: dict[str, Any], pipe, exact: bool = True) -> np.ndarray:
+    """Render the image described by a shard's metadata again; returns HxWx3 uint8.
+
+    ``exact=True`` renders the image's whole original batch, which reproduces it bit for bit
+    on the same device type and thread count. ``exact=False`` renders it alone (batch 1),
+    which agrees within float round-off: at most a few uint8 levels on a few pixels.
+    """
+    spec = meta["model_spec"]
+    embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
+    if exact:
+        batch = [Item(pid, text, seed) for pid, text, seed in meta["batch"]["members"]]
+        return render_batch(pipe, embeddings, batch, spec)[meta["batch"]["position"]]
+    return render_batch(pipe, embeddings, [Item(meta["prompt_id"], meta["prompt"], meta["seed"])], spec)[0]

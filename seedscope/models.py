@@ -1,0 +1,124 @@
+"""Loading diffusers pipelines from a model's config entry.
+
+A model entry names a diffusers pipeline class, its weights (a Hugging Face id or a local
+folder), and its sampler. Weights are loaded with the pipeline's own ``from_pretrained``;
+``HF_HUB_OFFLINE`` is honoured by huggingface_hub itself. Nothing here runs remote code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seedscope.errors import ConfigError, ModelNotFoundError
+
+SCHEDULERS = {
+    "ddim": "DDIMScheduler",
+    "ddpm": "DDPMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler_ancestral": "EulerAncestralDiscreteScheduler",
+    "dpmsolver_multistep": "DPMSolverMultistepScheduler",
+    "pndm": "PNDMScheduler",
+    "lms": "LMSDiscreteScheduler",
+}
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def looks_like_path(weights: str) -> bool:
+    """True if ``weights`` names a local folder rather than a Hugging Face id."""
+    return weights.startswith((".", "/", "~")) or os.path.isdir(weights) or weights.count("/") > 1
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto`` -> float16 on GPU, float32 on CPU (half precision is slow or missing there)."""
+    if dtype == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return DTYPES[dtype]
+
+
+def pipeline_class(name: str):
+    """The diffusers pipeline class called ``name``, with a clear error if there is none."""
+    import diffusers
+
+    cls = getattr(diffusers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)):
+        raise ConfigError(
+            f"pipeline {name!r} is not a diffusers pipeline class (diffusers "
+            f"{diffusers.__version__}); use a class name such as StableDiffusionPipeline, "
+            "StableDiffusionXLPipeline or StableDiffusionInpaintPipeline"
+        )
+    return cls
+
+
+def _not_found(model: str, weights: str, reason: str) -> ModelNotFoundError:
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+    return ModelNotFoundError(
+        f"model {model!r}: weights {weights!r} could not be loaded ({reason}). "
+        + ("HF_HUB_OFFLINE is set, so only the local Hugging Face cache is searched. " if offline else "")
+        + "To provide them: run `huggingface-cli login` if the model is gated; pre-download it "
+        f"into the Hugging Face cache with `huggingface-cli download {weights}` on a machine with "
+        f"network access; or set models.{model}.weights in the config to a local folder that "
+        "holds the pipeline (its model_index.json)."
+    )
+
+
+def check_local_weights(model: str, weights: str) -> None:
+    """Fail early if ``weights`` is a local path without a saved pipeline in it."""
+    path = Path(weights).expanduser()
+    if not (path / "model_index.json").exists():
+        raise _not_found(model, weights, f"no model_index.json in local folder {path}")
+
+
+def configure_scheduler(pipe, scheduler: dict[str, Any]) -> None:
+    """Swap in the configured scheduler class and timestep spacing, keeping the model's betas."""
+    import diffusers
+
+    name = scheduler.get("name", "default")
+    spacing = scheduler.get("timestep_spacing", "default")
+    overrides = {} if spacing == "default" else {"timestep_spacing": spacing}
+    if name == "default":
+        cls = type(pipe.scheduler)
+    elif name in SCHEDULERS:
+        cls = getattr(diffusers, SCHEDULERS[name])
+    else:
+        raise ConfigError(f"scheduler {name!r} is unknown; choose one of {sorted(SCHEDULERS)}")
+    pipe.scheduler = cls.from_config(pipe.scheduler.config, **overrides)
+
+
+def load_pipeline(name: str, spec: dict[str, Any], device: str = "auto"):
+    """Load model ``name`` as described by its config entry ``spec`` and move it to ``device``.
+
+    Raises ``ModelNotFoundError`` naming the weights and how to provide them if they are
+    neither a local folder nor in the Hugging Face cache / hub.
+    """
+    cls = pipeline_class(spec["pipeline"])
+    weights = spec["weights"]
+    target = resolve_device(device)
+    dtype = resolve_dtype(spec.get("dtype", "auto"), target)
+    if looks_like_path(weights):
+        check_local_weights(name, weights)
+        weights = str(Path(weights).expanduser())
+    kwargs = {"torch_dtype": dtype}
+    for key in ("revision", "variant"):
+        if spec.get(key):
+            kwargs[key] = spec[key]
+    try:
+        pipe = cls.from_pretrained(weights, **kwargs)
+    except (OSError, ValueError) as err:
+        # huggingface_hub raises OSError subclasses (repository or file not found, offline
+        # cache misses); diffusers raises ValueError for folders without a pipeline.
+        raise _not_found(name, spec["weights"], f"{type(err).__name__}: {err}".split("\n")[0]) from err
+    configure_scheduler(pipe, spec.get("scheduler", {}))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(target)

@@ -1,0 +1,342 @@
+"""Image shards: WebDataset-style tar files with a manifest, written atomically and resumably.
+
+A shard holds every prompt of one prompt set for one block of seeds. Each image is two tar
+members, ``<key>.png`` and ``<key>.json`` (the WebDataset convention, so ``webdataset``, ``tar``
+and most training loaders read it as is). Beside it lies ``<shard>.json``, the manifest: every
+key with its prompt, seed, the sha256 of both members and their byte offsets in the tar, which
+gives random access by seed or prompt without unpacking anything.
+
+Writing goes to ``<shard>.partial`` plus an append-only ``<shard>.progress.jsonl`` (one line per
+completed chunk, fsync'd). A killed job leaves both; the next run truncates the partial tar to
+the last completed chunk and continues from there. The finished tar and manifest are renamed
+into place, manifest first: a kill between the two renames leaves the progress log, from which
+the next run finishes without rendering anything.
+
+Images are PNG: lossless, because FID moves with JPEG compression (clean-fid, Parmar et al.
+2022), and bit-stable for a given pixel array, so a shard's sha256 is reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from seedscope.errors import ShardError
+
+FORMAT = "seedscope-shard/1"
+_BLOCK = tarfile.BLOCKSIZE
+_RECORD = tarfile.RECORDSIZE
+
+
+def manifest_path(shard: str | Path) -> Path:
+    """The manifest that belongs to ``shard`` (``x.tar`` -> ``x.json``)."""
+    return Path(shard).with_suffix(".json")
+
+
+def image_key(prompt_id: str, seed: int) -> str:
+    """The WebDataset key of one image: no dots, sortable by prompt then seed."""
+    return f"{prompt_id}_seed{seed:06d}"
+
+
+def _tar_member(name: str, data: bytes) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0  # fixed, so that the same images give the same shard bytes
+    info.mode = 0o644
+    header = info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
+    padding = (-len(data)) % _BLOCK
+    return header + data + b"\0" * padding
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fix_hint(shard: Path) -> str:
+    return (
+        f"delete {shard} and {manifest_path(shard)} and rerun the workflow: "
+        "Snakemake renders that shard again and nothing else"
+    )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where one image and its metadata lie in a shard."""
+
+    key: str
+    prompt_id: str
+    seed: int
+    png_offset: int
+    png_size: int
+    png_sha256: str
+    json_offset: int
+    json_size: int
+    json_sha256: str
+
+
+class ShardWriter:
+    """Appends images to a shard chunk by chunk; survives being killed between chunks.
+
+    ``identity`` describes everything the shard's content depends on; a partial shard left
+    by a run with another identity is discarded rather than resumed.
+    """
+
+    def __init__(self, shard: str | Path, identity: dict[str, Any]):
+        self.shard = Path(shard)
+        self.partial = self.shard.with_name(self.shard.name + ".partial")
+        self.progress = self.shard.with_name(self.shard.name + ".progress.jsonl")
+        self.identity = identity
+        self.entries: list[Entry] = []
+        self.chunks_done = 0
+        self._offset = 0
+        self._file = None
+
+    def open(self) -> int:
+        """Open for writing, resuming a matching partial shard. Returns the chunks already done."""
+        self.shard.parent.mkdir(parents=True, exist_ok=True)
+        resumed = self._load_progress()
+        if not resumed:
+            self.entries, self.chunks_done, self._offset = [], 0, 0
+            with open(self.progress, "w") as log:
+                log.write(json.dumps({"identity": self.identity}, sort_keys=True) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+        self._file = open(self.partial, "r+b" if resumed else "wb")
+        self._file.truncate(self._offset)
+        self._file.seek(self._offset)
+        return self.chunks_done
+
+    def _load_progress(self) -> bool:
+        if not (self.progress.exists() and self.partial.exists()):
+            return False
+        lines = self.progress.read_text().splitlines()
+        try:
+            header = json.loads(lines[0])
+        except (IndexError, json.JSONDecodeError):
+            return False
+        if header.get("identity") != self.identity:
+            return False
+        for line in lines[1:]:
+            try:
+                chunk = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a torn last line: that chunk is redone
+            if chunk["offset"] > self.partial.stat().st_size:
+                break
+            self.entries.extend(Entry(**e) for e in chunk["entries"])
+            self.chunks_done, self._offset = chunk["chunk"] + 1, chunk["offset"]
+        return True
+
+    def write_chunk(self, images: list[tuple[str, bytes, dict[str, Any]]]) -> None:
+        """Append one chunk of ``(key, png_bytes, metadata)`` and record it durably."""
+        new = []
+        buffer = bytearray()
+        for key, png, meta in images:
+            meta_bytes = json.dumps(meta, sort_keys=True).encode()
+            png_offset = self._offset + len(buffer) + _BLOCK
+            buffer += _tar_member(f"{key}.png", png)
+            json_offset = self._offset + len(buffer) + _BLOCK
+            buffer += _tar_member(f"{key}.json", meta_bytes)
+            new.append(
+                Entry(
+                    key=key,
+                    prompt_id=meta["prompt_id"],
+                    seed=meta["seed"],
+                    png_offset=png_offset,
+                    png_size=len(png),
+                    png_sha256=_sha256(png),
+                    json_offset=json_offset,
+                    json_size=len(meta_bytes),
+                    json_sha256=_sha256(meta_bytes),
+                )
+            )
+        self._file.write(buffer)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._offset += len(buffer)
+        self.entries.extend(new)
+        record = {
+            "chunk": self.chunks_done,
+            "offset": self._offset,
+            "entries": [e.__dict__ for e in new],
+        }
+        with open(self.progress, "a") as log:
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+        self.chunks_done += 1
+
+    def finish(self, info: dict[str, Any] | None = None) -> None:
+        """Close the tar, write the manifest and move both into place."""
+        end = b"\0" * (2 * _BLOCK)
+        total = self._offset + len(end)
+        end += b"\0" * ((-total) % _RECORD)
+        self._file.write(end)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        manifest = {
+            "format": FORMAT,
+            "shard": self.shard.name,
+            "tar_bytes": self._offset + len(end),
+            "identity": self.identity,
+            "info": info or {},
+            "columns": list(Entry.__dataclass_fields__),
+            "entries": [list(e.__dict__.values()) for e in self.entries],
+        }
+        target = manifest_path(self.shard)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(manifest, sort_keys=True))
+        os.replace(tmp, target)
+        os.replace(self.partial, self.shard)
+        self.progress.unlink()
+
+
+def read_manifest(shard: str | Path) -> dict[str, Any]:
+    """Load a shard's manifest, with a clear error if it is missing or not a manifest."""
+    shard = Path(shard)
+    path = manifest_path(shard)
+    if not path.exists():
+        raise ShardError(f"shard {shard} has no manifest {path}; {_fix_hint(shard)}")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ShardError(f"manifest {path} is not valid JSON ({err}); {_fix_hint(shard)}") from err
+    if manifest.get("format") != FORMAT:
+        raise ShardError(f"{path} is not a {FORMAT} manifest; {_fix_hint(shard)}")
+    return manifest
+
+
+class ShardReader:
+    """Random access to a shard's images by key, seed or prompt, without unpacking it."""
+
+    def __init__(self, shard: str | Path):
+        self.shard = Path(shard)
+        self.manifest = read_manifest(self.shard)
+        if not self.shard.exists():
+            raise ShardError(f"shard {self.shard} is missing; {_fix_hint(self.shard)}")
+        actual = self.shard.stat().st_size
+        if actual != self.manifest["tar_bytes"]:
+            raise ShardError(
+                f"shard {self.shard} has {actual} bytes but its manifest says "
+                f"{self.manifest['tar_bytes']}: it is truncated or was replaced; "
+                f"{_fix_hint(self.shard)}"
+            )
+        columns = self.manifest["columns"]
+        self.entries = [Entry(**dict(zip(columns, row, strict=True))) for row in self.manifest["entries"]]
+        self._by_key = {e.key: e for e in self.entries}
+        self._file = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying file (reopened on the next read)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _read(self, offset: int, size: int) -> bytes:
+        if self._file is None:
+            self._file = open(self.shard, "rb")
+        self._file.seek(offset)
+        return self._file.read(size)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds in this shard, ascending."""
+        return sorted({e.seed for e in self.entries})
+
+    @property
+    def prompt_ids(self) -> list[str]:
+        """The prompt ids in this shard, in shard order."""
+        return list(dict.fromkeys(e.prompt_id for e in self.entries))
+
+    def entry(self, key: str) -> Entry:
+        """The manifest entry of ``key``."""
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise ShardError(f"no image {key!r} in shard {self.shard}") from None
+
+    def png(self, key: str) -> bytes:
+        """The encoded PNG bytes of ``key``."""
+        e = self.entry(key)
+        return self._read(e.png_offset, e.png_size)
+
+    def image(self, key: str) -> Image.Image:
+        """The decoded image of ``key`` (RGB)."""
+        return Image.open(io.BytesIO(self.png(key))).convert("RGB")
+
+    def meta(self, key: str) -> dict[str, Any]:
+        """The metadata stored with ``key``."""
+        e = self.entry(key)
+        return json.loads(self._read(e.json_offset, e.json_size))
+
+    def by_seed(self, seed: int) -> list[Entry]:
+        """Entries of one seed, in prompt order."""
+        return [e for e in self.entries if e.seed == seed]
+
+    def by_prompt(self, prompt_id: str) -> list[Entry]:
+        """Entries of one prompt, in seed order."""
+        return [e for e in self.entries if e.prompt_id == prompt_id]
+
+    def __iter__(self) -> Iterator[tuple[Entry, Image.Image, dict[str, Any]]]:
+        for e in self.entries:
+            yield e, self.image(e.key), self.meta(e.key)
+
+
+def verify(shard: str | Path) -> int:
+    """Check a shard against its manifest: members, order, offsets and every sha256.
+
+    Returns the number of images. Raises ``ShardError`` naming the shard, the first bad key
+    and how to repair it.
+    """
+    reader = ShardReader(shard)
+    shard = reader.shard
+    expected = []
+    for e in reader.entries:
+        expected += [(f"{e.key}.png", e.png_offset, e.png_size), (f"{e.key}.json", e.json_offset, e.json_size)]
+    try:
+        with tarfile.open(shard, mode="r:") as tar:
+            found = [(m.name, m.offset_data, m.size) for m in tar]
+    except tarfile.TarError as err:
+        raise ShardError(f"shard {shard} is not a readable tar ({err}); {_fix_hint(shard)}") from err
+    if found != expected:
+        first = next((f for f, x in zip(found, expected, strict=False) if f != x), None)
+        raise ShardError(
+            f"shard {shard} has {len(found)} members where its manifest lists {len(expected)}"
+            f" (first difference: {first}); {_fix_hint(shard)}"
+        )
+    with reader:
+        for e in reader.entries:
+            png = reader._read(e.png_offset, e.png_size)
+            meta = reader._read(e.json_offset, e.json_size)
+            if _sha256(png) != e.png_sha256 or _sha256(meta) != e.json_sha256:
+                raise ShardError(
+                    f"image {e.key} in shard {shard} does not match its sha256 in the manifest"
+                    f" (corrupted on disk?); {_fix_hint(shard)}"
+                )
+    return len(reader.entries)
+
+
+def encode_png(pixels, compress_level: int = 6) -> bytes:
+    """Encode an HxWx3 uint8 array as PNG bytes (deterministic for given pixels and level)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Tiny models built from configuration for the demo and the tests."""

@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny models built once per session, offline hub, fixed threads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def model_spec(kind: str, weights: Path, **overrides) -> dict:
+    """A validated-looking config entry for a tiny model."""
+    base = {
+        "sd2": dict(pipeline="StableDiffusionPipeline", steps=4, guidance=7.5,
+                    scheduler={"name": "ddim", "timestep_spacing": "leading", "eta": 0.0}),
+        "sdxl-turbo": dict(pipeline="StableDiffusionXLPipeline", steps=1, guidance=0.0,
+                           scheduler={"name": "euler_ancestral", "timestep_spacing": "trailing",
+                                      "eta": 0.0}),
+    }[kind]
+    spec = dict(weights=str(weights), tiny=kind, dtype="auto", resolution=64, negative_prompt="",
+                batch_size=4, revision=None, variant=None, prompt_sets=None) | base
+    return spec | overrides
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny SD2 and SDXL-Turbo pipelines saved to disk (built once per test session)."""
+    from seedscope.tiny.diffusion import build_tiny_pipeline
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {kind: build_tiny_pipeline(kind, root / kind) for kind in ("sd2", "sdxl-turbo")}
