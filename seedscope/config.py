@@ -42,7 +42,9 @@ def _key(path) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = f"config key {_key(error.absolute_path)}"
-    if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
+    if error.validator == "additionalProperties" and isinstance(
+        error.schema.get("properties"), dict
+    ):
         allowed = ", ".join(sorted(error.schema["properties"]))
         return f"{where}: {error.message}; allowed keys are: {allowed}"
     if error.validator == "enum":
@@ -104,7 +106,9 @@ def _check_semantics(config: dict[str, Any]) -> None:
             f"but coco.n_images is {coco['n_images']}"
         )
     if coco["images"] in ("zip", "folder") and not coco["path"]:
-        raise ConfigError(f"config key coco.path: coco.images is {coco['images']!r}, so set coco.path")
+        raise ConfigError(
+            f"config key coco.path: coco.images is {coco['images']!r}, so set coco.path"
+        )
     for name, spec in sets.items():
         if spec["kind"] == "coco" and spec["part"] >= len(coco["parts"]):
             raise ConfigError(

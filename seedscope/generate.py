@@ -20,7 +20,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,10 @@ def pipeline_family(pipe) -> str:
     if encode is None:
         return "generic"
     params = inspect.signature(encode).parameters
-    if "prompt_2" in params and "pooled_prompt_embeds" in inspect.signature(pipe.__call__).parameters:
+    if (
+        "prompt_2" in params
+        and "pooled_prompt_embeds" in inspect.signature(pipe.__call__).parameters
+    ):
         return "sdxl"
     if "do_classifier_free_guidance" in params:
         return "sd"
@@ -72,7 +75,7 @@ class PromptEmbeddings:
         self.capacity = capacity
         self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _encode(self, prompt: str) -> dict[str, torch.Tensor]:
         device = self.pipe._execution_device
         common = dict(
@@ -92,6 +95,8 @@ class PromptEmbeddings:
 
     def get(self, prompt: str) -> dict[str, torch.Tensor]:
         """The embedding tensors (batch 1) of ``prompt``."""
+        if not self.capacity:
+            return self._encode(prompt)
         if prompt in self._cache:
             self._cache.move_to_end(prompt)
         else:
@@ -129,7 +134,16 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return (np.clip(images, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-@torch.no_grad()
+def tensor_to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) floats in [0, 1] on any device -> (B, H, W, 3) uint8 on the host.
+
+    The same arithmetic as ``to_uint8`` (float32 multiply, round half to even), done on the
+    device so that one small uint8 tensor, not a float32 one, crosses to the host per batch.
+    """
+    images = (images.float().clamp(0.0, 1.0) * 255).round().to(torch.uint8)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
 def render_batch(
     pipe,
     embeddings: PromptEmbeddings,
@@ -138,17 +152,21 @@ def render_batch(
     extra: dict[str, Any] | None = None,
     callback: Callable | None = None,
     generators: list[torch.Generator] | None = None,
+    fast: bool = True,
 ) -> np.ndarray:
     """Render ``items`` in one pipeline call; returns uint8 images of shape (B, H, W, 3).
 
     ``generators`` replaces the items' own seed generators (the seed-swap study reseeds them).
+    ``fast=False`` is the plain path (float images through numpy, as diffusers returns them);
+    both give the same bytes.
     """
     kwargs = embeddings.batch([it.prompt for it in items]) | sampler_kwargs(pipe, spec)
     kwargs["generator"] = generators or [seed_generator(it.seed) for it in items]
     if callback is not None:
         kwargs["callback_on_step_end"] = callback
-    out = pipe(output_type="np", **kwargs, **(extra or {}))
-    return to_uint8(out.images)
+    with torch.inference_mode():
+        out = pipe(output_type="pt" if fast else "np", **kwargs, **(extra or {}))
+        return tensor_to_uint8(out.images) if fast else to_uint8(out.images)
 
 
 def batches(items: Sequence, size: int) -> Iterable[Sequence]:
@@ -182,9 +200,14 @@ def image_metadata(
         "seed": item.seed,
         "scheduler_class": type(pipe.scheduler).__name__,
         "device": pipe._execution_device.type,
-        "dtype": str(pipe.unet.dtype if hasattr(pipe, "unet") else pipe.dtype).removeprefix("torch."),
+        "dtype": str(pipe.unet.dtype if hasattr(pipe, "unet") else pipe.dtype).removeprefix(
+            "torch."
+        ),
         "threads": torch.get_num_threads(),
-        "batch": {"position": position, "members": [[b.prompt_id, b.prompt, b.seed] for b in batch]},
+        "batch": {
+            "position": position,
+            "members": [[b.prompt_id, b.prompt, b.seed] for b in batch],
+        },
         "versions": {
             "seedscope": seedscope.__version__,
             "torch": torch.__version__,
@@ -205,11 +228,14 @@ def render_shard(
     png_compress_level: int = 6,
     encoder_threads: int = 2,
     progress=None,
+    fast: bool = True,
 ) -> dict[str, Any]:
     """Render every prompt x seed into ``shard``, resuming from the last completed chunk.
 
-    ``progress``, if given, is a tqdm-like object updated once per image. Returns a summary
-    (images, chunks rendered in this call, seconds).
+    ``progress``, if given, is a tqdm-like object updated once per image. ``fast=False`` is
+    the plain path: no embedding cache, float images through numpy, PNGs encoded in line;
+    it writes the same bytes and exists to prove that. Returns a summary (images, chunks
+    rendered in this call, seconds).
     """
     items = shard_items(prompts, seeds)
     chunks = list(batches(items, chunk_size))
@@ -239,7 +265,9 @@ def render_shard(
                 pixels = render_batch(pipe, embeddings, batch, spec)
                 for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
                     meta = image_metadata(model, spec, prompt_set, item, batch, position, pipe)
-                    pending.append((meta["key"], pool.submit(encode_png, image, png_compress_level), meta))
+                    pending.append(
+                        (meta["key"], pool.submit(encode_png, image, png_compress_level), meta)
+                    )
                 if progress is not None:
                     progress.update(len(batch))
             writer.write_chunk([(key, future.result(), meta) for key, future, meta in pending])
@@ -254,6 +282,13 @@ def render_shard(
     return summary
 
 
+def _done(value):
+    """A finished future holding ``value`` (the plain path encodes in line)."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 def rerender(meta: dict[str, Any], pipe, exact: bool = True) -> np.ndarray:
     """Render the image described by a shard's metadata again; returns HxWx3 uint8.
 
@@ -266,4 +301,6 @@ def rerender(meta: dict[str, Any], pipe, exact: bool = True) -> np.ndarray:
     if exact:
         batch = [Item(pid, text, seed) for pid, text, seed in meta["batch"]["members"]]
         return render_batch(pipe, embeddings, batch, spec)[meta["batch"]["position"]]
-    return render_batch(pipe, embeddings, [Item(meta["prompt_id"], meta["prompt"], meta["seed"])], spec)[0]
+    return render_batch(
+        pipe, embeddings, [Item(meta["prompt_id"], meta["prompt"], meta["seed"])], spec
+    )[0]

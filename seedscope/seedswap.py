@@ -39,7 +39,9 @@ def _trajectory_states(pipe, embeddings, item: Item, spec) -> tuple[np.ndarray, 
     return image[0], states
 
 
-def render_swapped(pipe, embeddings, item: Item, spec, states_to: list[torch.Tensor], swap_step: int):
+def render_swapped(
+    pipe, embeddings, item: Item, spec, states_to: list[torch.Tensor], swap_step: int
+):
     """Render ``item`` but draw the noise of steps ``swap_step``.. from the other seed's states."""
     generator = seed_generator(item.seed)
 
@@ -71,10 +73,14 @@ def seed_swap_study(pipe, spec: dict[str, Any], swap: dict[str, Any]) -> dict[st
     rows, distances = [], []
     for index, prompt in enumerate(swap["prompts"]):
         start, _ = _trajectory_states(pipe, embeddings, Item(f"swap-{index}", prompt, seed_i), spec)
-        end, states_j = _trajectory_states(pipe, embeddings, Item(f"swap-{index}", prompt, seed_j), spec)
+        end, states_j = _trajectory_states(
+            pipe, embeddings, Item(f"swap-{index}", prompt, seed_j), spec
+        )
         swapped = {}
         for step in steps:
-            image = render_swapped(pipe, embeddings, Item(f"swap-{index}", prompt, seed_i), spec, states_j, step)
+            image = render_swapped(
+                pipe, embeddings, Item(f"swap-{index}", prompt, seed_i), spec, states_j, step
+            )
             swapped[step] = image
             distances.append(
                 {
@@ -96,9 +102,16 @@ def plot_seed_swap(study: dict[str, Any], pdf: str, png: str) -> None:
     import matplotlib.pyplot as plt
 
     seed_i, seed_j = study["seeds"]
-    columns = [f"seed {seed_i}"] + [f"{seed_i}→{seed_j} at step {s}" for s in study["steps"]] + [f"seed {seed_j}"]
+    columns = (
+        [f"seed {seed_i}"]
+        + [f"{seed_i}→{seed_j} at step {s}" for s in study["steps"]]
+        + [f"seed {seed_j}"]
+    )
     rows = study["rows"]
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.2 * len(columns), 2.4 * len(rows)), squeeze=False)
+    distance = {(d["prompt"], d["swap_step"]): d for d in study["distances"]}
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(2.2 * len(columns), 2.4 * len(rows)), squeeze=False
+    )
     for r, row in enumerate(rows):
         images = [row["start"]] + [row["swapped"][s] for s in study["steps"]] + [row["end"]]
         for c, image in enumerate(images):
@@ -108,8 +121,18 @@ def plot_seed_swap(study: dict[str, Any], pdf: str, png: str) -> None:
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(columns[c], fontsize=8)
+            if 0 < c <= len(study["steps"]):
+                d = distance[(row["prompt"], study["steps"][c - 1])]
+                ax.set_xlabel(
+                    f"|Δ| to {seed_i}: {d['distance_to_start_seed']:.1f}, "
+                    f"to {seed_j}: {d['distance_to_end_seed']:.1f}",
+                    fontsize=7,
+                )
         axes[r][0].set_ylabel(row["prompt"][:40], fontsize=7)
-    fig.suptitle("Switching the sampler's noise to another seed mid-trajectory (DDIM, stochastic)", fontsize=9)
+    fig.suptitle(
+        "Switching the sampler's noise to another seed mid-trajectory (DDIM, stochastic)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(pdf)
     fig.savefig(png, dpi=120)

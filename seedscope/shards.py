@@ -110,7 +110,7 @@ class ShardWriter:
                 log.write(json.dumps({"identity": self.identity}, sort_keys=True) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
-        self._file = open(self.partial, "r+b" if resumed else "wb")
+        self._file = open(self.partial, "r+b" if resumed else "wb")  # noqa: SIM115 - closed by finish()
         self._file.truncate(self._offset)
         self._file.seek(self._offset)
         return self.chunks_done
@@ -232,7 +232,9 @@ class ShardReader:
                 f"{_fix_hint(self.shard)}"
             )
         columns = self.manifest["columns"]
-        self.entries = [Entry(**dict(zip(columns, row, strict=True))) for row in self.manifest["entries"]]
+        self.entries = [
+            Entry(**dict(zip(columns, row, strict=True))) for row in self.manifest["entries"]
+        ]
         self._by_key = {e.key: e for e in self.entries}
         self._file = None
 
@@ -253,7 +255,7 @@ class ShardReader:
 
     def _read(self, offset: int, size: int) -> bytes:
         if self._file is None:
-            self._file = open(self.shard, "rb")
+            self._file = open(self.shard, "rb")  # noqa: SIM115 - closed by close()
         self._file.seek(offset)
         return self._file.read(size)
 
@@ -311,12 +313,17 @@ def verify(shard: str | Path) -> int:
     shard = reader.shard
     expected = []
     for e in reader.entries:
-        expected += [(f"{e.key}.png", e.png_offset, e.png_size), (f"{e.key}.json", e.json_offset, e.json_size)]
+        expected += [
+            (f"{e.key}.png", e.png_offset, e.png_size),
+            (f"{e.key}.json", e.json_offset, e.json_size),
+        ]
     try:
         with tarfile.open(shard, mode="r:") as tar:
             found = [(m.name, m.offset_data, m.size) for m in tar]
     except tarfile.TarError as err:
-        raise ShardError(f"shard {shard} is not a readable tar ({err}); {_fix_hint(shard)}") from err
+        raise ShardError(
+            f"shard {shard} is not a readable tar ({err}); {_fix_hint(shard)}"
+        ) from err
     if found != expected:
         first = next((f for f, x in zip(found, expected, strict=False) if f != x), None)
         raise ShardError(

@@ -18,14 +18,33 @@ REPO = Path(__file__).resolve().parent.parent
 def model_spec(kind: str, weights: Path, **overrides) -> dict:
     """A validated-looking config entry for a tiny model."""
     base = {
-        "sd2": dict(pipeline="StableDiffusionPipeline", steps=4, guidance=7.5,
-                    scheduler={"name": "ddim", "timestep_spacing": "leading", "eta": 0.0}),
-        "sdxl-turbo": dict(pipeline="StableDiffusionXLPipeline", steps=1, guidance=0.0,
-                           scheduler={"name": "euler_ancestral", "timestep_spacing": "trailing",
-                                      "eta": 0.0}),
+        "sd2": dict(
+            pipeline="StableDiffusionPipeline",
+            steps=4,
+            guidance=7.5,
+            scheduler={"name": "ddim", "timestep_spacing": "leading", "eta": 0.0},
+        ),
+        "sdxl-turbo": dict(
+            pipeline="StableDiffusionXLPipeline",
+            steps=1,
+            guidance=0.0,
+            scheduler={"name": "euler_ancestral", "timestep_spacing": "trailing", "eta": 0.0},
+        ),
     }[kind]
-    spec = dict(weights=str(weights), tiny=kind, dtype="auto", resolution=64, negative_prompt="",
-                batch_size=4, revision=None, variant=None, prompt_sets=None) | base
+    spec = (
+        dict(
+            weights=str(weights),
+            tiny=kind,
+            dtype="auto",
+            resolution=64,
+            negative_prompt="",
+            batch_size=4,
+            revision=None,
+            variant=None,
+            prompt_sets=None,
+        )
+        | base
+    )
     return spec | overrides
 
 

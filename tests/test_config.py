@@ -5,9 +5,10 @@ import copy
 import pytest
 import yaml
 
-from conftest import REPO
 from seedscope.config import block_name, load_config, seed_blocks, validate_config
 from seedscope.errors import ConfigError, ModelNotFoundError
+
+from conftest import REPO
 
 
 @pytest.fixture()
@@ -32,15 +33,29 @@ def test_demo_config_is_valid():
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c["models"]["sd2"]["scheduler"].update(name="ddimm"),
-         ["models.sd2.scheduler.name", "'ddimm'", "euler_ancestral"]),
-        (lambda c: c["models"]["sd2"].update(stepz=3), ["models.sd2", "stepz", "allowed keys", "steps"]),
+        (
+            lambda c: c["models"]["sd2"]["scheduler"].update(name="ddimm"),
+            ["models.sd2.scheduler.name", "'ddimm'", "euler_ancestral"],
+        ),
+        (
+            lambda c: c["models"]["sd2"].update(stepz=3),
+            ["models.sd2", "stepz", "allowed keys", "steps"],
+        ),
         (lambda c: c["models"]["sd2"].update(steps="50"), ["models.sd2.steps", "'50'", "integer"]),
-        (lambda c: c["models"]["sd2"].update(resolution=500), ["models.sd2.resolution", "multiple of 8"]),
+        (
+            lambda c: c["models"]["sd2"].update(resolution=500),
+            ["models.sd2.resolution", "multiple of 8"],
+        ),
         (lambda c: c.update(run="my run"), ["config key run", "letters, digits"]),
         (lambda c: c["seeds"].update(count=1000), ["seeds.count", "multiple of seeds.block_size"]),
-        (lambda c: c["models"]["sd2"].update(prompt_sets=["cocoa"]), ["models.sd2.prompt_sets", "'cocoa'"]),
-        (lambda c: c["prompt_sets"]["parti"].update(kind="partii"), ["prompt_sets.parti.kind", "synthetic"]),
+        (
+            lambda c: c["models"]["sd2"].update(prompt_sets=["cocoa"]),
+            ["models.sd2.prompt_sets", "'cocoa'"],
+        ),
+        (
+            lambda c: c["prompt_sets"]["parti"].update(kind="partii"),
+            ["prompt_sets.parti.kind", "synthetic"],
+        ),
         (lambda c: c["coco"].update(n_images=10), ["coco.parts", "coco.n_images"]),
         (lambda c: c["prompt_sets"]["coco2"].update(part=5), ["prompt_sets.coco2.part", "0 to 1"]),
         (lambda c: c["seed_swap"].update(model="sd3"), ["seed_swap.model", "'sd3'"]),

@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import model_spec
 from seedscope.generate import Item, PromptEmbeddings, render_batch, render_shard, rerender
 from seedscope.models import load_pipeline
 from seedscope.shards import ShardReader, verify
 
-PROMPTS = [{"id": f"t-{i:05d}", "text": t} for i, t in enumerate(["a red dog", "a blue cat", "an apple"])]
+from conftest import model_spec
+
+PROMPTS = [
+    {"id": f"t-{i:05d}", "text": t} for i, t in enumerate(["a red dog", "a blue cat", "an apple"])
+]
 # Rendering one image alone instead of in a batch changes floats by ~1e-6, which moves a few
 # pixels by one uint8 level. This is the tolerance we promise across batch sizes.
 MAX_LEVELS, MAX_FRACTION = 2, 0.01
@@ -50,7 +53,9 @@ def test_image_depends_on_seed_not_on_batch_neighbours(pipe_and_spec):
     a = render_batch(pipe, emb, [Item("t-0", "a red dog", 3), Item("t-1", "a blue cat", 4)], spec)
     b = render_batch(pipe, emb, [Item("t-0", "a red dog", 3), Item("t-2", "an apple", 9)], spec)
     assert np.array_equal(a[0], b[0])  # same batch size and position, different neighbour
-    assert not np.array_equal(a[0], render_batch(pipe, emb, [Item("t-0", "a red dog", 4)] * 2, spec)[0])
+    assert not np.array_equal(
+        a[0], render_batch(pipe, emb, [Item("t-0", "a red dog", 4)] * 2, spec)[0]
+    )
 
 
 def test_global_rng_state_does_not_matter(pipe_and_spec):
@@ -75,13 +80,19 @@ KILLABLE = textwrap.dedent(
         import time
         call = type(pipe).__call__
         type(pipe).__call__ = lambda self, *a, **k: (time.sleep(delay), call(self, *a, **k))[1]
-    print(json.dumps(render_shard(pipe, "sd2", spec, "t", prompts, list(range(8)), shard, chunk_size=4)))
+    summary = render_shard(pipe, "sd2", spec, "t", prompts, list(range(8)), shard, chunk_size=4)
+    print(json.dumps(summary))
     """
 )
 
 
 def run_generation(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-c", KILLABLE, json.dumps(args)], stdout=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLABLE, json.dumps(args)],
+        stdout=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_killed_job_resumes_and_redoes_at_most_one_chunk(tiny_models, tmp_path):
@@ -90,7 +101,9 @@ def test_killed_job_resumes_and_redoes_at_most_one_chunk(tiny_models, tmp_path):
     progress = killed.with_name("s.tar.progress.jsonl")
     job = run_generation([spec, PROMPTS, str(killed), 0.3])
     deadline = time.time() + 120
-    while time.time() < deadline and (not progress.exists() or len(progress.read_text().splitlines()) < 3):
+    while time.time() < deadline and (
+        not progress.exists() or len(progress.read_text().splitlines()) < 3
+    ):
         time.sleep(0.05)
     job.send_signal(signal.SIGKILL)
     job.wait()
@@ -104,3 +117,22 @@ def test_killed_job_resumes_and_redoes_at_most_one_chunk(tiny_models, tmp_path):
     ref = run_generation([spec, PROMPTS, str(reference), 0])
     ref.communicate(timeout=300)
     assert killed.read_bytes() == reference.read_bytes()
+
+
+def test_fast_and_plain_paths_write_the_same_bytes(pipe_and_spec, tmp_path):
+    pipe, spec, name = pipe_and_spec
+    fast, plain = tmp_path / "fast" / "s.tar", tmp_path / "plain" / "s.tar"
+    render_shard(pipe, name, spec, "t", PROMPTS, [0, 1, 2], fast, chunk_size=4, fast=True)
+    render_shard(pipe, name, spec, "t", PROMPTS, [0, 1, 2], plain, chunk_size=4, fast=False)
+    assert fast.read_bytes() == plain.read_bytes()
+
+
+def test_batch_size_changes_images_only_within_tolerance(pipe_and_spec, tmp_path):
+    pipe, spec, name = pipe_and_spec
+    small, large = tmp_path / "b1" / "s.tar", tmp_path / "b6" / "s.tar"
+    render_shard(pipe, name, spec | {"batch_size": 1}, "t", PROMPTS, [0, 1], small, chunk_size=6)
+    render_shard(pipe, name, spec | {"batch_size": 6}, "t", PROMPTS, [0, 1], large, chunk_size=6)
+    a, b = ShardReader(small), ShardReader(large)
+    for entry in a.entries:
+        diff = np.abs(np.asarray(a.image(entry.key), int) - np.asarray(b.image(entry.key), int))
+        assert diff.max() <= MAX_LEVELS and (diff > 0).mean() <= MAX_FRACTION

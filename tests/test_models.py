@@ -2,9 +2,10 @@
 
 import pytest
 
-from conftest import model_spec
 from seedscope.errors import ConfigError, ModelNotFoundError
 from seedscope.models import load_pipeline, looks_like_path
+
+from conftest import model_spec
 
 
 def test_tiny_models_load_through_from_pretrained(tiny_models):
@@ -36,7 +37,9 @@ def test_local_folder_without_pipeline(tmp_path):
 
 def test_unknown_pipeline_class(tiny_models):
     with pytest.raises(ConfigError) as err:
-        load_pipeline("m", model_spec("sd2", tiny_models["sd2"], pipeline="StableDiffusionPipelin"), "cpu")
+        load_pipeline(
+            "m", model_spec("sd2", tiny_models["sd2"], pipeline="StableDiffusionPipelin"), "cpu"
+        )
     assert "StableDiffusionPipelin" in str(err.value)
 
 

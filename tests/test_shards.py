@@ -22,7 +22,9 @@ def images(prompts=("p-00000", "p-00001"), seeds=range(4)):
     for pid in prompts:
         for seed in seeds:
             pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-            out.append((image_key(pid, seed), encode_png(pixels), {"prompt_id": pid, "seed": seed, "x": 1}))
+            out.append(
+                (image_key(pid, seed), encode_png(pixels), {"prompt_id": pid, "seed": seed, "x": 1})
+            )
     return out
 
 

@@ -26,9 +26,7 @@ def _tiny_tokenizer():
     symbols = list(string.ascii_lowercase + string.digits + ".,'-!?&()")
     tokens = ["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols]
     vocab = {token: index for index, token in enumerate(tokens)}
-    return CLIPTokenizer(
-        vocab=vocab, merges=[], pad_token="<|endoftext|>", model_max_length=77
-    )
+    return CLIPTokenizer(vocab=vocab, merges=[], pad_token="<|endoftext|>", model_max_length=77)
 
 
 def _tiny_text_encoder(vocab_size: int, with_projection: bool = False):

@@ -1,0 +1,23 @@
+# seedscope: the random-seed study of "Good Seed Makes a Good Crop" (arXiv 2405.14828).
+# The data flow and its decisions are described in DESIGN.md; every rule's work lives in the
+# seedscope package and its config is validated against schemas/config.schema.yaml.
+
+
+if not config:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/models.smk"
+include: "rules/prompts.smk"
+include: "rules/generate.smk"
+include: "rules/seedswap.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        tiny_model_folders(),
+        all_shards(),
+        seed_swap_outputs(),

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+from seedscope.config import (
+    block_name,
+    captioner_path,
+    digest,
+    model_prompt_sets,
+    run_dir,
+    seed_blocks,
+    validate_config,
+)
+
+validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+
+RUN = run_dir(config)
+GPU = 0 if config["device"] == "cpu" else 1
+
+
+wildcard_constraints:
+    model="[A-Za-z0-9_-]+",
+    set="[A-Za-z0-9_-]+",
+    first="[0-9]+",
+    last="[0-9]+",
+
+
+def shard_path(model, prompt_set, first, last, ext="tar"):
+    return f"{RUN}/images/{model}/{prompt_set}/{block_name(first, last)}.{ext}"
+
+
+def all_shards():
+    """Every shard of the run: each model x its prompt sets x every seed block."""
+    return [
+        shard_path(model, prompt_set, first, last)
+        for model in config["models"]
+        for prompt_set in model_prompt_sets(config, model)
+        for first, last in seed_blocks(config)
+    ]
+
+
+def model_inputs(model):
+    """The tiny model's folder when a rule builds it; nothing for hub ids or given folders."""
+    spec = config["models"][model]
+    return {"weights": spec["weights"]} if spec["tiny"] else {}
+
+
+def model_weights_input(wildcards):
+    return model_inputs(wildcards.model)
+
+
+def captioner_input(wildcards):
+    return (
+        {"captioner": captioner_path(config)}
+        if config["coco"]["captioner"]["tiny"]
+        else {}
+    )
+
+
+def prompt_set_input(wildcards):
+    spec = config["prompt_sets"][wildcards.set]
+    return {"captions": f"{RUN}/coco/captions.jsonl"} if spec["kind"] == "coco" else {}
+
+
+def coco_images_path():
+    """The COCO image source that the captioning rule reads."""
+    coco = config["coco"]
+    if coco["images"] == "download":
+        return f"{config['results_dir']}/downloads/train2017.zip"
+    if coco["images"] == "demo":
+        return f"{RUN}/coco/demo-images"
+    return coco["path"]
+
+
+def tiny_model_folders():
+    """The folders of every tiny model that a rule builds (the demo's models)."""
+    return [spec["weights"] for spec in config["models"].values() if spec["tiny"]]
+
+
+def seed_swap_model():
+    return config["seed_swap"]["model"] or next(iter(config["models"]))
+
+
+def seed_swap_input(wildcards):
+    return model_inputs(seed_swap_model())
+
+
+def seed_swap_outputs():
+    return [f"{RUN}/figures/fig2_seed_swap.pdf", f"{RUN}/figures/fig2_seed_swap.png"]

@@ -1,0 +1,24 @@
+rule generate:
+    input:
+        unpack(model_weights_input),
+        prompts=f"{RUN}/prompts/{{set}}.jsonl",
+    output:
+        shard=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tar",
+        manifest=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.json",
+    log:
+        f"{RUN}/logs/generate/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/generate/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+    conda:
+        "../envs/generation.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+        mem_mb=16000,
+        runtime=lambda wildcards, attempt: 12 * 60 * attempt,
+    params:
+        spec=lambda wildcards: config["models"][wildcards.model],
+        generation=config["generation"],
+        device=config["device"],
+    script:
+        "../scripts/generate_shard.py"

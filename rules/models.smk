@@ -1,0 +1,33 @@
+rule tiny_model:
+    output:
+        directory(f"{RUN}/models/{{model}}"),
+    log:
+        f"{RUN}/logs/tiny_model/{{model}}.log",
+    conda:
+        "../envs/generation.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        kind=lambda wildcards: config["models"][wildcards.model]["tiny"],
+    script:
+        "../scripts/build_tiny_model.py"
+
+
+rule tiny_captioner:
+    output:
+        directory(f"{RUN}/models/captioner"),
+    log:
+        f"{RUN}/logs/tiny_captioner.log",
+    conda:
+        "../envs/prompts.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/build_tiny_captioner.py"
+
+
+ruleorder: tiny_captioner > tiny_model

@@ -1,0 +1,78 @@
+rule coco_download:
+    output:
+        f"{config['results_dir']}/downloads/train2017.zip",
+    log:
+        f"{config['results_dir']}/logs/coco_download.log",
+    retries: 3
+    conda:
+        "../envs/prompts.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=24 * 60,
+    script:
+        "../scripts/download_coco.py"
+
+
+rule coco_demo_images:
+    output:
+        directory(f"{RUN}/coco/demo-images"),
+    log:
+        f"{RUN}/logs/coco_demo_images.log",
+    conda:
+        "../envs/prompts.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        n_images=config["coco"]["n_images"],
+        seed=config["coco"]["selection_seed"],
+    script:
+        "../scripts/make_demo_images.py"
+
+
+rule coco_captions:
+    input:
+        unpack(captioner_input),
+        images=coco_images_path(),
+    output:
+        f"{RUN}/coco/captions.jsonl",
+    log:
+        f"{RUN}/logs/coco_captions.log",
+    benchmark:
+        f"{RUN}/benchmarks/coco_captions.tsv"
+    conda:
+        "../envs/prompts.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+        mem_mb=32000,
+        runtime=12 * 60,
+    params:
+        coco={k: v for k, v in config["coco"].items() if k != "parts"},
+        captioner=captioner_path(config),
+        device=config["device"],
+    script:
+        "../scripts/caption_coco.py"
+
+
+rule prompt_set:
+    input:
+        unpack(prompt_set_input),
+    output:
+        f"{RUN}/prompts/{{set}}.jsonl",
+    log:
+        f"{RUN}/logs/prompts/{{set}}.log",
+    conda:
+        "../envs/prompts.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        spec=lambda wildcards: config["prompt_sets"][wildcards.set],
+        parts=config["coco"]["parts"],
+        cache=f"{config['results_dir']}/downloads",
+    script:
+        "../scripts/make_prompt_set.py"

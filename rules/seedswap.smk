@@ -1,0 +1,27 @@
+rule seed_swap:
+    input:
+        unpack(seed_swap_input),
+    output:
+        pdf=report(
+            f"{RUN}/figures/fig2_seed_swap.pdf",
+            caption="../report/fig2_seed_swap.rst",
+            category="Seeds and noise",
+        ),
+        png=f"{RUN}/figures/fig2_seed_swap.png",
+        table=f"{RUN}/tables/seed_swap_distances.csv",
+    log:
+        f"{RUN}/logs/seed_swap.log",
+    conda:
+        "../envs/generation.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=GPU,
+        mem_mb=16000,
+        runtime=60,
+    params:
+        swap=config["seed_swap"],
+        model=seed_swap_model(),
+        spec=config["models"][seed_swap_model()],
+        device=config["device"],
+    script:
+        "../scripts/seed_swap.py"

@@ -1,0 +1,17 @@
+"""Write one prompt set as JSONL (id, text, set, meta)."""
+
+from seedscope.jobs import start_job
+from seedscope.prompts.rows import write_prompts
+from seedscope.prompts.sets import build_prompt_set
+
+name = snakemake.wildcards.set
+log = start_job(snakemake, f"prompt set {name} -> {snakemake.output[0]}")
+rows = build_prompt_set(
+    name,
+    snakemake.params.spec,
+    coco_parts=snakemake.params.parts,
+    captions=snakemake.input.get("captions"),
+    cache_dir=snakemake.params.cache,
+)
+write_prompts(rows, snakemake.output[0])
+log.info("wrote %d prompts", len(rows))

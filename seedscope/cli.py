@@ -1,0 +1,87 @@
+"""The ``seedscope`` command line: check configs, verify shards, render an image again."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seedscope.errors import SeedscopeError
+
+
+def _verify(args) -> int:
+    from seedscope.shards import verify
+
+    bad = 0
+    for shard in args.shards:
+        try:
+            print(f"ok  {shard}: {verify(shard)} images")
+        except SeedscopeError as err:
+            bad += 1
+            print(f"BAD {err}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _check_config(args) -> int:
+    from seedscope.config import load_config, model_prompt_sets, seed_blocks
+
+    config = load_config(args.config)
+    blocks = seed_blocks(config)
+    print(f"{args.config}: valid; run {config['run']!r}, {len(blocks)} seed blocks")
+    for model in config["models"]:
+        print(f"  {model}: prompt sets {model_prompt_sets(config, model)}")
+    return 0
+
+
+def _rerender(args) -> int:
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from seedscope.generate import rerender
+    from seedscope.models import load_pipeline
+    from seedscope.shards import ShardReader
+
+    reader = ShardReader(args.shard)
+    meta = reader.meta(args.key)
+    torch.set_num_threads(args.threads or meta["threads"])
+    pipe = load_pipeline(meta["model"], meta["model_spec"], args.device or meta["device"])
+    image = rerender(meta, pipe, exact=not args.alone)
+    stored = np.asarray(reader.image(args.key))
+    diff = np.abs(image.astype(int) - stored.astype(int))
+    print(
+        f"{args.key}: max difference {diff.max()} levels, {(diff > 0).mean():.4%} of values differ"
+    )
+    if args.out:
+        Image.fromarray(image).save(args.out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seedscope`` command."""
+    parser = argparse.ArgumentParser(prog="seedscope", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("verify", help="check shards against their manifests")
+    p.add_argument("shards", nargs="+", type=Path)
+    p.set_defaults(run=_verify)
+    p = sub.add_parser("check-config", help="validate a config file and summarise it")
+    p.add_argument("config", type=Path)
+    p.set_defaults(run=_check_config)
+    p = sub.add_parser("rerender", help="render one image of a shard again and compare")
+    p.add_argument("shard", type=Path)
+    p.add_argument("key", help="image key, e.g. parti-00042_seed000007")
+    p.add_argument("--alone", action="store_true", help="batch of 1 instead of the original batch")
+    p.add_argument("--device", help="default: the device recorded in the metadata")
+    p.add_argument("--threads", type=int, help="default: the thread count recorded in the metadata")
+    p.add_argument("--out", type=Path, help="save the re-rendered image here")
+    p.set_defaults(run=_rerender)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SeedscopeError as err:
+        print(f"seedscope: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
