@@ -186,8 +186,32 @@ def prompts_digest(prompts: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def run_context(pipe) -> dict[str, Any]:
+    """What every image of a job shares: device, dtype, threads, versions (computed once)."""
+    import diffusers
+
+    module = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    return {
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "device": pipe._execution_device.type,
+        "dtype": str(module.dtype if module is not None else pipe.dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "versions": {
+            "seedscope": seedscope.__version__,
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+        },
+    }
+
+
 def image_metadata(
-    model: str, spec: dict, prompt_set: str, item: Item, batch: Sequence[Item], position: int, pipe
+    model: str,
+    spec: dict,
+    prompt_set: str,
+    item: Item,
+    batch: Sequence[Item],
+    position: int,
+    context: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything needed to render this one image again."""
     return {
@@ -198,22 +222,11 @@ def image_metadata(
         "prompt_id": item.prompt_id,
         "prompt": item.prompt,
         "seed": item.seed,
-        "scheduler_class": type(pipe.scheduler).__name__,
-        "device": pipe._execution_device.type,
-        "dtype": str(pipe.unet.dtype if hasattr(pipe, "unet") else pipe.dtype).removeprefix(
-            "torch."
-        ),
-        "threads": torch.get_num_threads(),
         "batch": {
             "position": position,
             "members": [[b.prompt_id, b.prompt, b.seed] for b in batch],
         },
-        "versions": {
-            "seedscope": seedscope.__version__,
-            "torch": torch.__version__,
-            "diffusers": __import__("diffusers").__version__,
-        },
-    }
+    } | context
 
 
 def render_shard(
@@ -239,6 +252,7 @@ def render_shard(
     """
     items = shard_items(prompts, seeds)
     chunks = list(batches(items, chunk_size))
+    context = run_context(pipe)
     identity = {
         "model": model,
         "model_spec": spec,
@@ -247,8 +261,8 @@ def render_shard(
         "seeds": [min(seeds), max(seeds)],
         "chunk_size": chunk_size,
         "png_compress_level": png_compress_level,
-        "threads": torch.get_num_threads(),
-        "device": pipe._execution_device.type,
+        "threads": context["threads"],
+        "device": context["device"],
     }
     writer = ShardWriter(shard, identity)
     done = writer.open()
@@ -264,7 +278,7 @@ def render_shard(
             for batch in batches(chunk, spec["batch_size"]):
                 pixels = render_batch(pipe, embeddings, batch, spec)
                 for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
-                    meta = image_metadata(model, spec, prompt_set, item, batch, position, pipe)
+                    meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
                     pending.append(
                         (meta["key"], pool.submit(encode_png, image, png_compress_level), meta)
                     )

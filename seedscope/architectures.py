@@ -1,0 +1,157 @@
+"""Full-size SD 2.0-base and SDXL(-Turbo) architectures built from configuration, random weights.
+
+Speed does not depend on weight values, so these measure GPU throughput where the real weights
+cannot be downloaded. The configurations are those of the published checkpoints'
+``unet/config.json``, ``vae/config.json`` and ``text_encoder*/config.json``; the tokenizer is the
+tiny offline one (token ids stay far below the vocabulary size, which only sets the embedding
+table's size).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from seedscope.tiny.diffusion import _sd_scheduler, _tiny_tokenizer
+
+SD2_UNET = dict(
+    sample_size=64,
+    in_channels=4,
+    out_channels=4,
+    block_out_channels=(320, 640, 1280, 1280),
+    layers_per_block=2,
+    down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    attention_head_dim=(5, 10, 20, 20),
+    cross_attention_dim=1024,
+    use_linear_projection=True,
+)
+SDXL_UNET = dict(
+    sample_size=128,
+    in_channels=4,
+    out_channels=4,
+    block_out_channels=(320, 640, 1280),
+    layers_per_block=2,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    transformer_layers_per_block=(1, 2, 10),
+    attention_head_dim=(5, 10, 20),
+    cross_attention_dim=2048,
+    use_linear_projection=True,
+    addition_embed_type="text_time",
+    addition_time_embed_dim=256,
+    projection_class_embeddings_input_dim=2816,
+)
+VAE = dict(
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    block_out_channels=(128, 256, 512, 512),
+    layers_per_block=2,
+    down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4,
+)
+OPENCLIP_H_TEXT = dict(
+    hidden_size=1024,
+    intermediate_size=4096,
+    num_attention_heads=16,
+    num_hidden_layers=23,
+    hidden_act="gelu",
+    projection_dim=512,
+)
+CLIP_L_TEXT = dict(
+    hidden_size=768,
+    intermediate_size=3072,
+    num_attention_heads=12,
+    num_hidden_layers=12,
+    hidden_act="quick_gelu",
+    projection_dim=768,
+)
+OPENCLIP_BIGG_TEXT = dict(
+    hidden_size=1280,
+    intermediate_size=5120,
+    num_attention_heads=20,
+    num_hidden_layers=32,
+    hidden_act="gelu",
+    projection_dim=1280,
+)
+FULL_KINDS = ("sd2-base", "sdxl-turbo")
+
+
+def _text_encoder(config: dict[str, Any], with_projection: bool = False):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    cfg = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, **config)
+    return CLIPTextModelWithProjection(cfg) if with_projection else CLIPTextModel(cfg)
+
+
+def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = torch.float16):
+    """SD 2.0-base (``sd2-base``) or SDXL-Turbo (``sdxl-turbo``) with random weights on ``device``.
+
+    Modules are initialised directly on ``device`` (seconds on a GPU instead of minutes).
+    """
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+
+    if kind not in FULL_KINDS:
+        raise ValueError(f"unknown architecture {kind!r}; choose one of {FULL_KINDS}")
+    tokenizer = _tiny_tokenizer()
+    with torch.device(device):
+        if kind == "sd2-base":
+            pipe = StableDiffusionPipeline(
+                vae=AutoencoderKL(sample_size=512, scaling_factor=0.18215, **VAE),
+                text_encoder=_text_encoder(OPENCLIP_H_TEXT),
+                tokenizer=tokenizer,
+                unet=UNet2DConditionModel(**SD2_UNET),
+                scheduler=_sd_scheduler(),
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+            )
+        else:
+            pipe = StableDiffusionXLPipeline(
+                vae=AutoencoderKL(
+                    sample_size=1024, scaling_factor=0.13025, force_upcast=False, **VAE
+                ),
+                text_encoder=_text_encoder(CLIP_L_TEXT),
+                text_encoder_2=_text_encoder(OPENCLIP_BIGG_TEXT, with_projection=True),
+                tokenizer=tokenizer,
+                tokenizer_2=tokenizer,
+                unet=UNet2DConditionModel(**SDXL_UNET),
+                scheduler=EulerAncestralDiscreteScheduler.from_config(
+                    _sd_scheduler().config, timestep_spacing="trailing"
+                ),
+            )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device=device, dtype=dtype)
+
+
+def unet_flops(pipe, batch: int, resolution: int) -> float:
+    """FLOPs of one UNet forward at ``batch`` latents of ``resolution`` px (torch's counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    unet = pipe.unet
+    latent = resolution // pipe.vae_scale_factor
+    device, dtype = unet.device, unet.dtype
+    sample = torch.zeros(batch, unet.config.in_channels, latent, latent, device=device, dtype=dtype)
+    context = torch.zeros(batch, 77, unet.config.cross_attention_dim, device=device, dtype=dtype)
+    kwargs = {}
+    if unet.config.addition_embed_type == "text_time":
+        pooled = (
+            unet.config.projection_class_embeddings_input_dim
+            - 6 * unet.config.addition_time_embed_dim
+        )
+        kwargs["added_cond_kwargs"] = {
+            "text_embeds": torch.zeros(batch, pooled, device=device, dtype=dtype),
+            "time_ids": torch.zeros(batch, 6, device=device, dtype=dtype),
+        }
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        unet(sample, torch.tensor(500, device=device), context, **kwargs)
+    return float(counter.get_total_flops())
