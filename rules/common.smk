@@ -60,14 +60,16 @@ def prompt_set_input(wildcards):
     return {"captions": f"{RUN}/coco/captions.jsonl"} if spec["kind"] == "coco" else {}
 
 
-def coco_images_path():
-    """The COCO image source that the captioning rule reads."""
+def coco_images_input(wildcards):
+    """The COCO image source that the captioning rule reads (none with a captions file)."""
     coco = config["coco"]
+    if coco["captions_file"]:
+        return {"captions_file": coco["captions_file"]}
     if coco["images"] == "download":
-        return f"{config['results_dir']}/downloads/train2017.zip"
+        return {"images": f"{config['results_dir']}/downloads/train2017.zip"}
     if coco["images"] == "demo":
-        return f"{RUN}/coco/demo-images"
-    return coco["path"]
+        return {"images": f"{RUN}/coco/demo-images"}
+    return {"images": coco["path"]}
 
 
 def tiny_model_folders():

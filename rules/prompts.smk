@@ -35,7 +35,7 @@ rule coco_demo_images:
 rule coco_captions:
     input:
         unpack(captioner_input),
-        images=coco_images_path(),
+        unpack(coco_images_input),
     output:
         f"{RUN}/coco/captions.jsonl",
     log:

@@ -33,6 +33,19 @@ def _check_config(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    import json
+
+    from seedscope.config import load_config
+    from seedscope.plan import format_plan, load_calibration, make_plan
+
+    plan = make_plan(load_config(args.config), load_calibration(args.calibration))
+    print(format_plan(plan))
+    if args.json:
+        args.json.write_text(json.dumps(plan, indent=2))
+    return 0
+
+
 def _rerender(args) -> int:
     import numpy as np
     import torch
@@ -67,6 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="validate a config file and summarise it")
     p.add_argument("config", type=Path)
     p.set_defaults(run=_check_config)
+    p = sub.add_parser("plan", help="jobs, images, bytes and GPU-hours of a config")
+    p.add_argument("config", type=Path)
+    p.add_argument(
+        "--calibration", type=Path, help="calibration.json from benchmarks/bench_generation.py"
+    )
+    p.add_argument("--json", type=Path, help="also write the plan as JSON here")
+    p.set_defaults(run=_plan)
     p = sub.add_parser("rerender", help="render one image of a shard again and compare")
     p.add_argument("shard", type=Path)
     p.add_argument("key", help="image key, e.g. parti-00042_seed000007")

@@ -1,0 +1,174 @@
+"""``seedscope plan``: what a config will cost before it runs.
+
+Counts the jobs of every rule the DAG will schedule (the same counts as ``snakemake -n`` on a
+fresh results folder), the images, the bytes on disk, and GPU-hours per stage. GPU time per
+image comes from a calibration file written by ``benchmarks/bench_generation.py`` on a GPU
+when one matches the model's resolution and steps; otherwise it is estimated from the
+architectures' FLOPs at an assumed model-FLOP utilisation, and the plan says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from seedscope.config import model_prompt_sets, seed_blocks
+
+# FLOPs per UNet forward at 512 px, batch 1 (torch FlopCounterMode on the architectures of
+# seedscope.architectures), and of one SD-VAE decode at 512 px (FACTS.md). They scale with pixels.
+UNET_TFLOP_512 = {"StableDiffusionPipeline": 0.678, "StableDiffusionXLPipeline": 1.534}
+VAE_DECODE_TFLOP_512 = 2.515
+# An H100's dense bf16 matmul peak, measured (FACTS.md), and the utilisation assumed without
+# a calibration.
+PEAK_TFLOPS = 798.0
+ASSUMED_MFU = 0.4
+# LLaVA-1.5-7B: prefill of 576 image + ~40 text tokens and 77 decoded tokens, about 9.7 TFLOP.
+CAPTION_TFLOP = 9.7
+PARTI_PROMPTS = 1632
+# Lossless PNG of generated images: about 1.5 bytes per pixel; per image the tar adds three
+# 512-byte headers/paddings and the JSON metadata (~2 KB).
+PNG_BYTES_PER_PIXEL = 1.5
+TAR_AND_JSON_BYTES = 3584
+# Inception pool3 (2048 float32) + HPS/CLIP image embedding (1024 float32) per image.
+FEATURE_BYTES = (2048 + 1024) * 4
+
+
+def prompt_set_sizes(config: dict[str, Any]) -> dict[str, int]:
+    """Number of prompts in each configured prompt set."""
+    sizes = {}
+    for name, spec in config["prompt_sets"].items():
+        if spec["kind"] == "synthetic":
+            sizes[name] = len(spec["objects"]) * len(spec["modifiers"])
+        elif spec["kind"] == "parti":
+            sizes[name] = min(spec["limit"] or PARTI_PROMPTS, PARTI_PROMPTS)
+        else:
+            sizes[name] = config["coco"]["parts"][spec["part"]]
+    return sizes
+
+
+def job_counts(config: dict[str, Any]) -> dict[str, int]:
+    """Jobs per rule for a fresh run of ``config`` (what ``snakemake -n`` lists)."""
+    blocks = len(seed_blocks(config))
+    used_sets = {s for m in config["models"] for s in model_prompt_sets(config, m)}
+    coco = config["coco"]
+    uses_coco = any(config["prompt_sets"][s]["kind"] == "coco" for s in used_sets)
+    tiny = [m for m, spec in config["models"].items() if spec["tiny"]]
+    counts = {
+        "tiny_model": len(tiny),
+        "tiny_captioner": int(
+            uses_coco and coco["captioner"]["tiny"] and not coco["captions_file"]
+        ),
+        "coco_download": int(
+            uses_coco and not coco["captions_file"] and coco["images"] == "download"
+        ),
+        "coco_demo_images": int(
+            uses_coco and not coco["captions_file"] and coco["images"] == "demo"
+        ),
+        "coco_captions": int(uses_coco),
+        "prompt_set": len(used_sets),
+        "generate": sum(len(model_prompt_sets(config, m)) for m in config["models"]) * blocks,
+        "seed_swap": 1,
+        "all": 1,
+    }
+    return {rule: n for rule, n in counts.items() if n}
+
+
+def _calibrated_seconds(calibration: dict, model: str, spec: dict) -> float | None:
+    entry = calibration.get(model)
+    if not entry or entry.get("architecture") != "full":
+        return None
+    if entry["resolution"] != spec["resolution"] or entry["steps"] != spec["steps"]:
+        return None
+    return entry["seconds_per_image"]
+
+
+def seconds_per_image(model: str, spec: dict, calibration: dict) -> tuple[float, str]:
+    """GPU seconds per image and where the number comes from."""
+    measured = _calibrated_seconds(calibration, model, spec)
+    if measured is not None:
+        return measured, f"measured on {calibration[model]['device']}"
+    scale = (spec["resolution"] / 512) ** 2
+    unet = UNET_TFLOP_512.get(spec["pipeline"], UNET_TFLOP_512["StableDiffusionXLPipeline"])
+    cfg = 2 if spec["guidance"] > 1 else 1
+    tflop = (spec["steps"] * cfg * unet + VAE_DECODE_TFLOP_512) * scale
+    return tflop / (
+        PEAK_TFLOPS * ASSUMED_MFU
+    ), f"estimated: FLOPs at {ASSUMED_MFU:.0%} MFU of {PEAK_TFLOPS:.0f} TFLOP/s"
+
+
+def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[str, Any]:
+    """Jobs, images, bytes and GPU-hours of a validated config."""
+    calibration = calibration or {}
+    sizes = prompt_set_sizes(config)
+    seeds = config["seeds"]["count"]
+    models = {}
+    for model, spec in config["models"].items():
+        images = sum(sizes[s] for s in model_prompt_sets(config, model)) * seeds
+        seconds, source = seconds_per_image(model, spec, calibration)
+        pixels = spec["resolution"] ** 2
+        models[model] = {
+            "images": images,
+            "shard_bytes": images * (pixels * PNG_BYTES_PER_PIXEL + TAR_AND_JSON_BYTES),
+            "feature_bytes": images * FEATURE_BYTES,
+            "generation_gpu_hours": images * seconds / 3600,
+            "seconds_per_image": seconds,
+            "cost_source": source,
+        }
+    captions = config["coco"]["n_images"] if job_counts(config).get("coco_captions") else 0
+    caption_hours = captions * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
+    return {
+        "run": config["run"],
+        "jobs": job_counts(config),
+        "prompt_sets": sizes,
+        "seeds": seeds,
+        "models": models,
+        "totals": {
+            "images": sum(m["images"] for m in models.values()),
+            "shard_bytes": sum(m["shard_bytes"] for m in models.values()),
+            "feature_bytes": sum(m["feature_bytes"] for m in models.values()),
+            "gpu_hours": {
+                "captioning": caption_hours,
+                "generation": sum(m["generation_gpu_hours"] for m in models.values()),
+            },
+        },
+    }
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} EB"
+
+
+def format_plan(plan: dict[str, Any]) -> str:
+    """The plan as a short human-readable report."""
+    lines = [
+        f"run {plan['run']}: {plan['seeds']} seeds; prompt sets {plan['prompt_sets']}",
+        "",
+        "jobs per rule:",
+    ]
+    lines += [f"  {rule:<18} {n:>7,}" for rule, n in plan["jobs"].items()]
+    lines += [f"  {'total':<18} {sum(plan['jobs'].values()):>7,}", "", "per model:"]
+    for model, m in plan["models"].items():
+        lines.append(
+            f"  {model:<12} {m['images']:>12,} images  shards {_size(m['shard_bytes']):>9}  "
+            f"features {_size(m['feature_bytes']):>9}  {m['generation_gpu_hours']:>9,.1f} GPU-h"
+            f"  ({m['cost_source']})"
+        )
+    t = plan["totals"]
+    hours = t["gpu_hours"]
+    lines += [
+        "",
+        f"total: {t['images']:,} images, shards {_size(t['shard_bytes'])}, "
+        f"features {_size(t['feature_bytes'])}",
+        f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}",
+    ]
+    return "\n".join(lines)
+
+
+def load_calibration(path: str | Path | None) -> dict:
+    """A calibration file from the benchmark, or nothing."""
+    return json.loads(Path(path).read_text()) if path else {}

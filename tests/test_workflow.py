@@ -1,0 +1,176 @@
+"""The workflow end to end: the demo DAG, dry runs of the paper config, bad input, lint."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seedscope.shards import ShardReader, verify
+
+from conftest import REPO
+
+DEMO = REPO / "profiles" / "demo" / "demo.yaml"
+
+
+def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(cwd),
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> count."""
+    counts, in_table = {}, False
+    for line in (result.stdout + result.stderr).splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def write_config(path: Path, base: Path = DEMO, **changes) -> Path:
+    config = yaml.safe_load(base.read_text())
+    for dotted, value in changes.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """The demo DAG, run once for this module in a fresh folder."""
+    root = tmp_path_factory.mktemp("demo")
+    start = time.perf_counter()
+    snakemake("--configfile", str(DEMO), "--cores", "2", cwd=root)
+    (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
+    return root
+
+
+@pytest.mark.slow
+def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
+    run = demo / "results" / "demo"
+    shards = sorted((run / "images").glob("*/*/*.tar"))
+    assert len(shards) == 2 * 4 * 2  # models x prompt sets x seed blocks
+    for shard in shards:
+        assert verify(shard) == 4 * 16
+    reader = ShardReader(run / "images" / "sd2" / "parti" / "seeds-0016-0031.tar")
+    assert reader.seeds == list(range(16, 32))
+    assert all(meta["model"] == "sd2" and meta["prompt_set"] == "parti" for _, _, meta in reader)
+    for name in ("fig2_seed_swap.pdf", "fig2_seed_swap.png"):
+        assert (run / "figures" / name).stat().st_size > 1000
+    assert (run / "models" / "sd2-inpaint" / "model_index.json").exists()
+    assert float((demo / "seconds").read_text()) < 600
+
+
+@pytest.mark.slow
+def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path):
+    assert "Nothing to be done" in snakemake("-n", "--configfile", str(DEMO), cwd=demo).stdout
+    grown = write_config(tmp_path / "grown.yaml", **{"seeds.count": 48})
+    result = snakemake("-n", "--configfile", str(grown), cwd=demo)
+    assert planned_jobs(result) == {"all": 1, "generate": 8}  # 2 models x 4 sets, one new block
+    assert "seeds-0032-0047" in result.stdout and "seeds-0000-0015.tar\n" not in result.stdout
+
+
+@pytest.mark.slow
+def test_bad_config_stops_before_any_job_and_keeps_results(demo, tmp_path):
+    shard = demo / "results" / "demo" / "images" / "sd2" / "parti" / "seeds-0000-0015.tar"
+    before = shard.read_bytes()
+    bad = write_config(tmp_path / "bad.yaml", **{"models.sd2.scheduler.name": "ddimm"})
+    result = snakemake("--configfile", str(bad), "--cores", "2", cwd=demo, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "models.sd2.scheduler.name" in output and "euler_ancestral" in output
+    assert "rule generate" not in output
+    assert shard.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_corrupt_shard_is_reported_by_the_cli(demo, tmp_path):
+    original = (
+        demo / "results" / "demo" / "images" / "sdxl-turbo" / "synthetic" / "seeds-0000-0015.tar"
+    )
+    copy = tmp_path / original.name
+    shutil.copy(original, copy)
+    shutil.copy(original.with_suffix(".json"), copy.with_suffix(".json"))
+    data = bytearray(copy.read_bytes())
+    data[5000] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "seedscope.cli", "verify", str(copy)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and str(copy) in result.stderr and "rerun" in result.stderr
+    assert verify(original) == 64  # the real shard is untouched
+
+
+def test_paper_dry_run_counts_jobs_quickly(tmp_path):
+    start = time.perf_counter()
+    result = snakemake("-n", "--configfile", str(REPO / "config.yaml"), cwd=tmp_path)
+    seconds = time.perf_counter() - start
+    jobs = planned_jobs(result)
+    assert jobs["generate"] == 64 * 4 * 2  # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models
+    assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
+    assert seconds < 60
+
+
+@pytest.mark.parametrize("config", [REPO / "config.yaml", DEMO], ids=["paper", "demo"])
+def test_plan_counts_the_same_jobs_as_a_dry_run(config, tmp_path):
+    from seedscope.config import load_config
+    from seedscope.plan import make_plan
+
+    plan = make_plan(load_config(config))
+    assert plan["jobs"] == planned_jobs(snakemake("-n", "--configfile", str(config), cwd=tmp_path))
+    if config.name == "config.yaml":
+        assert plan["totals"]["images"] == 2 * 1024 * (10000 + 10000 + 1632 + 880)
+
+
+def test_lint_and_format_are_clean():
+    lint = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--lint",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--configfile",
+            str(REPO / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert lint.returncode == 0 and "Lints for" not in lint.stdout + lint.stderr, (
+        lint.stdout + lint.stderr
+    )
+    files = [str(REPO / "Snakefile"), str(REPO / "rules")]
+    fmt = subprocess.run(["snakefmt", "--check", *files], capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+    ruff = subprocess.run(["ruff", "check", str(REPO)], capture_output=True, text=True)
+    assert ruff.returncode == 0, ruff.stdout
