@@ -2,8 +2,8 @@ from pathlib import Path
 
 from seedscope.config import (
     block_name,
+    canonical,
     captioner_path,
-    digest,
     model_prompt_sets,
     run_dir,
     seed_blocks,
@@ -58,6 +58,19 @@ def captioner_input(wildcards):
 def prompt_set_input(wildcards):
     spec = config["prompt_sets"][wildcards.set]
     return {"captions": f"{RUN}/coco/captions.jsonl"} if spec["kind"] == "coco" else {}
+
+
+def coco_parts_param(prompt_set):
+    """The COCO part sizes, for COCO prompt sets only (other sets do not depend on them)."""
+    is_coco = config["prompt_sets"][prompt_set]["kind"] == "coco"
+    return config["coco"]["parts"] if is_coco else None
+
+
+def output_params(section):
+    """A config section without the keys that change speed but not outputs."""
+    return canonical(
+        {k: v for k, v in config[section].items() if k != "encoder_threads"}
+    )
 
 
 def coco_images_input(wildcards):

@@ -17,8 +17,8 @@ rule generate:
         mem_mb=16000,
         runtime=lambda wildcards, attempt: 12 * 60 * attempt,
     params:
-        spec=lambda wildcards: config["models"][wildcards.model],
-        generation=config["generation"],
+        spec=lambda wildcards: canonical(config["models"][wildcards.model]),
+        generation=output_params("generation"),
         device=config["device"],
     script:
         "../scripts/generate_shard.py"

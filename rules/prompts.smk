@@ -50,7 +50,7 @@ rule coco_captions:
         mem_mb=32000,
         runtime=12 * 60,
     params:
-        coco={k: v for k, v in config["coco"].items() if k != "parts"},
+        coco=canonical({k: v for k, v in config["coco"].items() if k != "parts"}),
         captioner=captioner_path(config),
         device=config["device"],
     script:
@@ -71,8 +71,8 @@ rule prompt_set:
         mem_mb=1000,
         runtime=10,
     params:
-        spec=lambda wildcards: config["prompt_sets"][wildcards.set],
-        parts=config["coco"]["parts"],
+        spec=lambda wildcards: canonical(config["prompt_sets"][wildcards.set]),
+        parts=lambda wildcards: coco_parts_param(wildcards.set),
         cache=f"{config['results_dir']}/downloads",
     script:
         "../scripts/make_prompt_set.py"

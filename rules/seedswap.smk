@@ -19,9 +19,9 @@ rule seed_swap:
         mem_mb=16000,
         runtime=60,
     params:
-        swap=config["seed_swap"],
+        swap=canonical(config["seed_swap"]),
         model=seed_swap_model(),
-        spec=config["models"][seed_swap_model()],
+        spec=canonical(config["models"][seed_swap_model()]),
         device=config["device"],
     script:
         "../scripts/seed_swap.py"

@@ -26,7 +26,7 @@ with progress(len(prompts) * len(seeds), f"{w.model}/{w.set}/seeds-{first}-{last
         snakemake.output.shard,
         chunk_size=generation["chunk_size"],
         png_compress_level=generation["png_compress_level"],
-        encoder_threads=generation["encoder_threads"],
+        encoder_threads=snakemake.config["generation"]["encoder_threads"],  # speed only
         progress=bar,
     )
 log.info("done: %s", summary)

@@ -165,6 +165,19 @@ def model_prompt_sets(config: dict[str, Any], model: str) -> list[str]:
     return list(config["prompt_sets"]) if chosen is None else list(chosen)
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every dict's keys sorted, recursively.
+
+    Snakemake decides whether params changed by comparing their ``repr``; sorting keys makes
+    that independent of the order in which a config file happens to list them.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
 def digest(value: Any) -> str:
     """A short stable hash of a JSON-serialisable value (for params and run metadata)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]

@@ -92,6 +92,8 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
 @pytest.mark.slow
 def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path):
     assert "Nothing to be done" in snakemake("-n", "--configfile", str(DEMO), cwd=demo).stdout
+    reordered = write_config(tmp_path / "same.yaml")  # same values, keys re-ordered by yaml
+    assert "Nothing to be done" in snakemake("-n", "--configfile", str(reordered), cwd=demo).stdout
     grown = write_config(tmp_path / "grown.yaml", **{"seeds.count": 48})
     result = snakemake("-n", "--configfile", str(grown), cwd=demo)
     assert planned_jobs(result) == {"all": 1, "generate": 8}  # 2 models x 4 sets, one new block
