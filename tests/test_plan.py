@@ -1,0 +1,80 @@
+"""``seedscope plan``: counts from the config, costs from a calibration when one matches."""
+
+import json
+import subprocess
+import sys
+
+from seedscope.config import load_config
+from seedscope.plan import make_plan, prompt_set_sizes
+
+from conftest import REPO
+
+
+def test_prompt_set_sizes_of_the_paper():
+    sizes = prompt_set_sizes(load_config(REPO / "config.yaml"))
+    assert sizes == {"coco1": 10000, "coco2": 10000, "parti": 1632, "synthetic": 880}
+    assert sum(sizes.values()) == 22512
+
+
+def test_calibration_replaces_the_flop_estimate_when_it_matches(tmp_path):
+    config = load_config(REPO / "config.yaml")
+    estimated = make_plan(config)["models"]["sd2"]
+    assert estimated["cost_source"].startswith("estimated")
+    calibration = {
+        "sd2": {
+            "device": "H100",
+            "architecture": "full",
+            "resolution": 512,
+            "steps": 50,
+            "seconds_per_image": 0.5,
+        },
+    }
+    measured = make_plan(config, calibration)["models"]["sd2"]
+    assert measured["cost_source"] == "measured on H100"
+    assert measured["generation_gpu_hours"] == estimated["images"] * 0.5 / 3600
+    other_steps = {"sd2": calibration["sd2"] | {"steps": 20}}
+    assert make_plan(config, other_steps)["models"]["sd2"]["cost_source"].startswith("estimated")
+    tiny = {"sd2": calibration["sd2"] | {"architecture": "tiny"}}
+    assert make_plan(config, tiny)["models"]["sd2"]["cost_source"].startswith("estimated")
+
+
+def test_cli_prints_and_writes_json(tmp_path):
+    calibration = tmp_path / "calibration.json"
+    calibration.write_text(
+        json.dumps(
+            {
+                "sdxl-turbo": {
+                    "device": "H200",
+                    "architecture": "full",
+                    "resolution": 512,
+                    "steps": 1,
+                    "seconds_per_image": 0.01,
+                }
+            }
+        )
+    )
+    out = tmp_path / "plan.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seedscope.cli",
+            "plan",
+            str(REPO / "config.yaml"),
+            "--calibration",
+            str(calibration),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (
+        "generate" in result.stdout
+        and "512" in result.stdout
+        and "measured on H200" in result.stdout
+    )
+    plan = json.loads(out.read_text())
+    assert plan["jobs"]["generate"] == 512
+    assert plan["models"]["sdxl-turbo"]["generation_gpu_hours"] == 23_052_288 * 0.01 / 3600
