@@ -51,6 +51,17 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
+def planned_outputs(result: subprocess.CompletedProcess, rule: str) -> list[str]:
+    """The first output of every job of ``rule`` in a dry run."""
+    outputs, current = [], None
+    for line in result.stdout.splitlines():
+        if line.startswith("rule ") or line.startswith("localrule "):
+            current = line.split()[1].rstrip(":")
+        elif current == rule and line.strip().startswith("output:"):
+            outputs.append(line.split("output:")[1].split(",")[0].strip())
+    return outputs
+
+
 def write_config(path: Path, base: Path = DEMO, **changes) -> Path:
     config = yaml.safe_load(base.read_text())
     for dotted, value in changes.items():
@@ -98,6 +109,51 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     result = snakemake("-n", "--configfile", str(grown), cwd=demo)
     assert planned_jobs(result) == {"all": 1, "generate": 8}  # 2 models x 4 sets, one new block
     assert "seeds-0032-0047" in result.stdout and "seeds-0000-0015.tar\n" not in result.stdout
+
+
+RERUNS = {
+    # change -> exact jobs planned, and a substring every planned shard path contains
+    "add a prompt to a set": (
+        {"prompt_sets.synthetic.objects": ["dog", "apple", "cat"]},
+        {"prompt_set": 1, "generate": 4, "all": 1},
+        "/synthetic/",
+    ),
+    "change sdxl-turbo's guidance": (
+        {"models.sdxl-turbo.guidance": 1.5},
+        {"generate": 8, "all": 1},
+        "/sdxl-turbo/",
+    ),
+    "change sd2's steps (seed swap uses sd2)": (
+        {"models.sd2.steps": 12},
+        {"generate": 8, "seed_swap": 1, "all": 1},
+        "/sd2/",
+    ),
+    "change the seed-swap prompts": (
+        {"seed_swap.prompts": ["a cat"]},
+        {"seed_swap": 1, "all": 1},
+        None,
+    ),
+    "change a parti sample": (
+        {"prompt_sets.parti.sample_seed": 7},
+        {"prompt_set": 1, "generate": 4, "all": 1},
+        "/parti/",
+    ),
+    "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(RERUNS))
+def test_config_changes_rerun_exactly_what_they_touch(demo, tmp_path, case):
+    changes, expected, shard_filter = RERUNS[case]
+    config = write_config(tmp_path / "changed.yaml", **changes)
+    result = snakemake("-n", "--configfile", str(config), cwd=demo)
+    assert planned_jobs(result) == expected, result.stdout[-3000:]
+    if not expected:
+        assert "Nothing to be done" in result.stdout
+    shards = planned_outputs(result, "generate")
+    assert len(shards) == expected.get("generate", 0)
+    assert all(shard_filter in s for s in shards)
 
 
 @pytest.mark.slow
