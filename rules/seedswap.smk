@@ -2,13 +2,19 @@ rule seed_swap:
     input:
         unpack(seed_swap_input),
     output:
-        pdf=report(
-            f"{RUN}/figures/fig2_seed_swap.pdf",
+        pdf=f"{RUN}/figures/fig2_seed_swap.pdf",
+        png=report(
+            f"{RUN}/figures/fig2_seed_swap.png",
             caption="../report/fig2_seed_swap.rst",
-            category="Seeds and noise",
+            category="2. Seeds and noise",
+            subcategory="Seed swap (fig. 2)",
         ),
-        png=f"{RUN}/figures/fig2_seed_swap.png",
-        table=f"{RUN}/tables/seed_swap_distances.csv",
+        table=report(
+            f"{RUN}/tables/seed_swap_distances.csv",
+            caption="../report/seed_swap_distances.rst",
+            category="2. Seeds and noise",
+            subcategory="Seed swap (fig. 2)",
+        ),
     log:
         f"{RUN}/logs/seed_swap.log",
     conda:

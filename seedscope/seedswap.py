@@ -110,7 +110,7 @@ def plot_seed_swap(study: dict[str, Any], pdf: str, png: str) -> None:
     rows = study["rows"]
     distance = {(d["prompt"], d["swap_step"]): d for d in study["distances"]}
     fig, axes = plt.subplots(
-        len(rows), len(columns), figsize=(2.2 * len(columns), 2.4 * len(rows)), squeeze=False
+        len(rows), len(columns), figsize=(2.2 * len(columns), 2.7 * len(rows)), squeeze=False
     )
     for r, row in enumerate(rows):
         images = [row["start"]] + [row["swapped"][s] for s in study["steps"]] + [row["end"]]

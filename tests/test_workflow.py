@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,44 @@ def test_lint_and_format_are_clean():
     assert fmt.returncode == 0, fmt.stderr
     ruff = subprocess.run(["ruff", "check", str(REPO)], capture_output=True, text=True)
     assert ruff.returncode == 0, ruff.stdout
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.mark.slow
+def test_report_opens_in_chromium_with_every_figure(demo):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed; .ci/run installs it where apt works")
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    report = demo / "report.html"
+    snakemake("--configfile", str(DEMO), "--report", str(report), cwd=demo)
+    rules = "\n".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
+    figures = re.findall(r'report\(\s*f"\{RUN\}/(figures/[^"]+\.png)"', rules)
+    assert figures, "no PNG figure is marked for the report"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(report.as_uri())
+        for figure in figures:
+            page.get_by_text("Results", exact=True).click()
+            category = re.search(rf'{re.escape(figure)}".*?category="([^"]+)"', rules, re.S)[1]
+            page.get_by_text(category, exact=True).click()
+            page.locator("tr", has_text=figure).locator("a[iconname=eye]").click()
+            image = page.locator("img[src^='data:image/png']").first
+            image.wait_for(timeout=15000)
+            shown = image.evaluate("i => [i.complete, i.naturalWidth, i.naturalHeight]")
+            with Image.open(demo / "results" / "demo" / figure) as png:
+                assert shown == [True, *png.size], f"{figure} did not load in the report"
+            page.screenshot(path=str(demo / f"report-{Path(figure).stem}.png"))
+        browser.close()
