@@ -16,6 +16,7 @@ include: "rules/models.smk"
 include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/seedswap.smk"
+include: "rules/summary.smk"
 
 
 rule all:
@@ -24,3 +25,4 @@ rule all:
         tiny_model_folders(),
         all_shards(),
         seed_swap_outputs(),
+        f"{RUN}/tables/run_summary.csv",

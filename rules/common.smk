@@ -37,6 +37,11 @@ def all_shards():
     ]
 
 
+def benchmark_path(shard):
+    """The benchmark file of the generation job that wrote ``shard``."""
+    return shard.replace("/images/", "/benchmarks/generate/").replace(".tar", ".tsv")
+
+
 def model_inputs(model):
     """The tiny model's folder when a rule builds it; nothing for hub ids or given folders."""
     spec = config["models"][model]

@@ -1,16 +1,16 @@
-"""Paper fig. 2: the seed-swap study."""
+"""The seed-swap study (paper fig. 2): images and distances."""
 
 import csv
 
 from seedscope.jobs import start_job
 from seedscope.models import load_pipeline
-from seedscope.seedswap import plot_seed_swap, seed_swap_study
+from seedscope.seedswap import save_study, seed_swap_study
 
 p = snakemake.params
 log = start_job(snakemake, f"seed swap {p.swap['seeds']} on model {p.model}")
 pipe = load_pipeline(p.model, p.spec, p.device)
 study = seed_swap_study(pipe, p.spec, p.swap)
-plot_seed_swap(study, snakemake.output.pdf, snakemake.output.png)
+save_study(study, snakemake.output.study)
 with open(snakemake.output.table, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(study["distances"][0]))
     writer.writeheader()

@@ -69,6 +69,8 @@ def job_counts(config: dict[str, Any]) -> dict[str, int]:
         "prompt_set": len(used_sets),
         "generate": sum(len(model_prompt_sets(config, m)) for m in config["models"]) * blocks,
         "seed_swap": 1,
+        "plot_seed_swap": 1,
+        "run_summary": 1,
         "all": 1,
     }
     return {rule: n for rule, n in counts.items() if n}

@@ -9,6 +9,7 @@ the later noise) decides it.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,42 @@ def seed_swap_study(pipe, spec: dict[str, Any], swap: dict[str, Any]) -> dict[st
     return {"seeds": [seed_i, seed_j], "steps": steps, "rows": rows, "distances": distances}
 
 
-def plot_seed_swap(study: dict[str, Any], pdf: str, png: str) -> None:
+def save_study(study: dict[str, Any], path) -> None:
+    """Write the study's images and distances to one ``.npz`` (read back by ``load_study``)."""
+    arrays = {}
+    for r, row in enumerate(study["rows"]):
+        arrays[f"start_{r}"], arrays[f"end_{r}"] = row["start"], row["end"]
+        for step, image in row["swapped"].items():
+            arrays[f"swap_{r}_{step}"] = image
+    header = {k: study[k] for k in ("seeds", "steps", "distances")}
+    header["prompts"] = [row["prompt"] for row in study["rows"]]
+    np.savez_compressed(path, header=np.array(json.dumps(header)), **arrays)
+
+
+def load_study(path) -> dict[str, Any]:
+    """The study as ``seed_swap_study`` returned it, from a file of ``save_study``."""
+    with np.load(path) as data:
+        header = json.loads(str(data["header"]))
+        rows = [
+            {
+                "prompt": prompt,
+                "start": data[f"start_{r}"],
+                "end": data[f"end_{r}"],
+                "swapped": {s: data[f"swap_{r}_{s}"] for s in header["steps"]},
+            }
+            for r, prompt in enumerate(header["prompts"])
+        ]
+    return {
+        "seeds": header["seeds"],
+        "steps": header["steps"],
+        "rows": rows,
+        "distances": header["distances"],
+    }
+
+
+def plot_seed_swap(
+    study: dict[str, Any], pdf: str, png: str, dpi: int = 150, font_size: float = 8
+) -> None:
     """Paper fig. 2: per prompt, seed i, i switched to j at each step, and seed j."""
     import matplotlib
 
@@ -120,20 +156,20 @@ def plot_seed_swap(study: dict[str, Any], pdf: str, png: str) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(columns[c], fontsize=8)
+                ax.set_title(columns[c], fontsize=font_size)
             if 0 < c <= len(study["steps"]):
                 d = distance[(row["prompt"], study["steps"][c - 1])]
                 ax.set_xlabel(
                     f"|Δ| to {seed_i}: {d['distance_to_start_seed']:.1f}, "
                     f"to {seed_j}: {d['distance_to_end_seed']:.1f}",
-                    fontsize=7,
+                    fontsize=font_size - 1,
                 )
-        axes[r][0].set_ylabel(row["prompt"][:40], fontsize=7)
+        axes[r][0].set_ylabel(row["prompt"][:40], fontsize=font_size - 1)
     fig.suptitle(
         "Switching the sampler's noise to another seed mid-trajectory (DDIM, stochastic)",
-        fontsize=9,
+        fontsize=font_size + 1,
     )
     fig.tight_layout()
     fig.savefig(pdf)
-    fig.savefig(png, dpi=120)
+    fig.savefig(png, dpi=dpi)
     plt.close(fig)

@@ -6,8 +6,10 @@ from seedscope.generate import Item, PromptEmbeddings
 from seedscope.models import configure_scheduler, load_pipeline
 from seedscope.seedswap import (
     _trajectory_states,
+    load_study,
     plot_seed_swap,
     render_swapped,
+    save_study,
     seed_swap_study,
     swap_spec,
     swap_steps,
@@ -54,5 +56,9 @@ def test_study_writes_figure_and_distances(tiny_models, tmp_path):
     study = seed_swap_study(pipe, model_spec("sd2", tiny_models["sd2"]), SWAP)
     assert study["steps"] == swap_steps(10, SWAP["swap_fractions"]) == [1, 5, 9]
     assert len(study["distances"]) == 3
-    plot_seed_swap(study, tmp_path / "f.pdf", tmp_path / "f.png")
+    save_study(study, tmp_path / "study.npz")
+    loaded = load_study(tmp_path / "study.npz")
+    assert loaded["distances"] == study["distances"] and loaded["steps"] == study["steps"]
+    assert np.array_equal(loaded["rows"][0]["swapped"][5], study["rows"][0]["swapped"][5])
+    plot_seed_swap(loaded, tmp_path / "f.pdf", tmp_path / "f.png", dpi=80)
     assert (tmp_path / "f.pdf").stat().st_size > 1000 and (tmp_path / "f.png").stat().st_size > 1000

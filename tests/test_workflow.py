@@ -98,6 +98,9 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     for name in ("fig2_seed_swap.pdf", "fig2_seed_swap.png"):
         assert (run / "figures" / name).stat().st_size > 1000
     assert (run / "models" / "sd2-inpaint" / "model_index.json").exists()
+    summary = (run / "tables" / "run_summary.csv").read_text().splitlines()
+    total = dict(zip(summary[0].split(","), summary[-1].split(","), strict=True))
+    assert int(total["images"]) == 2 * 4 * 4 * 32 and float(total["job_hours"]) > 0
     assert float((demo / "seconds").read_text()) < 600
 
 
@@ -126,14 +129,15 @@ RERUNS = {
     ),
     "change sd2's steps (seed swap uses sd2)": (
         {"models.sd2.steps": 12},
-        {"generate": 8, "seed_swap": 1, "all": 1},
+        {"generate": 8, "seed_swap": 1, "plot_seed_swap": 1, "all": 1},
         "/sd2/",
     ),
     "change the seed-swap prompts": (
         {"seed_swap.prompts": ["a cat"]},
-        {"seed_swap": 1, "all": 1},
+        {"seed_swap": 1, "plot_seed_swap": 1, "all": 1},
         None,
     ),
+    "change a plotting option": ({"plots.dpi": 100}, {"plot_seed_swap": 1, "all": 1}, None),
     "change a parti sample": (
         {"prompt_sets.parti.sample_seed": 7},
         {"prompt_set": 1, "generate": 4, "all": 1},
@@ -195,6 +199,7 @@ def test_paper_dry_run_counts_jobs_quickly(tmp_path):
     jobs = planned_jobs(result)
     assert jobs["generate"] == 64 * 4 * 2  # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models
     assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
+    assert jobs["plot_seed_swap"] == 1
     assert seconds < 60
 
 

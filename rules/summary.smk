@@ -1,0 +1,22 @@
+rule run_summary:
+    input:
+        shards=all_shards(),
+    output:
+        report(
+            f"{RUN}/tables/run_summary.csv",
+            caption="../report/run_summary.rst",
+            category="1. Run",
+        ),
+    log:
+        f"{RUN}/logs/run_summary.log",
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        benchmarks=[benchmark_path(s) for s in all_shards()],
+        gpu=bool(GPU),
+    script:
+        "../scripts/run_summary.py"

@@ -1,0 +1,279 @@
+"""Datasets for the seed classifier: prompt-disjoint splits streamed straight from shards.
+
+The task of section 4.1 of the paper: given an image, say which of the 1,024 seeds made it.
+Train, validation and test images come from disjoint prompts, so the classifier cannot
+recognise a prompt; it has to recognise the seed.
+
+Shards are never unpacked. The dataset indexes each shard once (through ``ShardReader``,
+which checks the tar against its manifest) and keeps only numeric arrays of member offsets,
+so that a paper-scale index (9 M images) costs ~36 bytes per image and is shared by DataLoader
+workers rather than re-parsing every manifest (~75 MB of JSON per 16-seed shard) in each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import IterableDataset, get_worker_info
+
+from seedscope.errors import ConfigError, DataError, ShardError
+from seedscope.shards import ShardReader, read_manifest
+
+SPLITS = ("train", "val", "test")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _ranges(values: Iterable[int], limit: int = 20) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"`` (at most ``limit`` runs shown)."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    text = [f"{a}-{b}" if b > a else str(a) for a, b in runs[:limit]]
+    return ", ".join(text) + (f", ... ({len(runs) - limit} more runs)" if len(runs) > limit else "")
+
+
+def split_prompts(
+    prompt_ids: Iterable[str],
+    fractions: Sequence[float] | Mapping[str, int] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+) -> dict[str, list[str]]:
+    """Split prompt ids into disjoint ``train``/``val``/``test`` lists, deterministic for ``seed``.
+
+    ``fractions`` is either three fractions (train, val, test; sum at most 1) or a dict of
+    prompt counts, e.g. ``{"train": 9000, "val": 1000, "test": 1000}`` as in the paper. The
+    result does not depend on the order (or repetition) of ``prompt_ids``.
+    """
+    ids = sorted(set(prompt_ids))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    ids = [ids[i] for i in order]
+    if isinstance(fractions, Mapping):
+        if set(fractions) != set(SPLITS) or any(int(v) < 1 for v in fractions.values()):
+            raise ConfigError(
+                f"split counts {dict(fractions)} must give a positive count for exactly "
+                f"{', '.join(SPLITS)}"
+            )
+        counts = [int(fractions[s]) for s in SPLITS]
+        if sum(counts) > len(ids):
+            raise DataError(
+                f"the split needs {sum(counts)} distinct prompts (train {counts[0]} + val "
+                f"{counts[1]} + test {counts[2]}) but only {len(ids)} are available; lower the "
+                "counts or generate images for more prompts"
+            )
+    else:
+        fr = [float(f) for f in fractions]
+        if len(fr) != 3 or any(f < 0 for f in fr) or sum(fr) > 1 + 1e-9:
+            raise ConfigError(
+                f"split fractions {tuple(fractions)} must be three non-negative numbers "
+                "(train, val, test) summing to at most 1"
+            )
+        bounds = np.round(np.cumsum(fr) * len(ids)).astype(int)
+        counts = list(np.diff(np.concatenate([[0], bounds])))
+    if min(counts) < 1:
+        empty = [s for s, c in zip(SPLITS, counts, strict=True) if c < 1]
+        raise DataError(
+            f"split {fractions} of {len(ids)} prompts leaves {', '.join(empty)} empty; each "
+            f"split needs at least one prompt, so use at least {len(SPLITS)} prompts and "
+            "fractions that give each split one"
+        )
+    ends = np.cumsum(counts)
+    return {s: ids[e - c : e] for s, c, e in zip(SPLITS, counts, ends, strict=True)}
+
+
+def shard_seeds(shards: Iterable[str | Path]) -> set[int]:
+    """Every seed found in the manifests of ``shards``."""
+    found: set[int] = set()
+    for shard in shards:
+        manifest = read_manifest(shard)
+        column = manifest["columns"].index("seed")
+        found.update(row[column] for row in manifest["entries"])
+    return found
+
+
+def check_seed_range(shards: Iterable[str | Path], seeds: Iterable[int]) -> list[int]:
+    """Check that the shards hold exactly the configured ``seeds``; returns them sorted.
+
+    Raises ``ConfigError`` naming the configured seeds no shard has and the shard seeds
+    outside the configured range.
+    """
+    shards, wanted = list(shards), {int(s) for s in seeds}
+    if not shards:
+        raise ConfigError("no shards given for the seed classifier; generate images first")
+    found = shard_seeds(shards)
+    missing, extra = wanted - found, found - wanted
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"seeds {_ranges(missing)} are configured but in no shard")
+        if extra:
+            parts.append(f"seeds {_ranges(extra)} are in the shards but not configured")
+        raise ConfigError(
+            f"{'; '.join(parts)} ({len(shards)} shards, {len(wanted)} configured seeds); make "
+            "the classifier's seed range match the generated seed blocks"
+        )
+    return sorted(wanted)
+
+
+def image_transform(
+    size: int | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> Callable[[Image.Image], torch.Tensor]:
+    """PIL image -> normalised (3, H, W) float tensor, resized (bicubic) to ``size`` if given.
+
+    No augmentation: a seed shows as where things are in the image, which crops and flips move.
+    """
+    mean_t = torch.tensor(mean).view(3, 1, 1)
+    std_t = torch.tensor(std).view(3, 1, 1)
+
+    def transform(image: Image.Image) -> torch.Tensor:
+        if size is not None and image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.BICUBIC)
+        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
+        return (x.permute(2, 0, 1).float() / 255.0 - mean_t) / std_t
+
+    return transform
+
+
+class SeedShardDataset(IterableDataset):
+    """Images of the given prompts and seeds, labelled by the index of their seed in ``seeds``.
+
+    ``shards`` must hold exactly ``seeds`` (see ``check_seed_range``) and every (prompt, seed)
+    pair exactly once. Iteration reads each image and its JSON metadata from the tar by offset,
+    checks the metadata's seed and prompt against the manifest (``ShardError`` otherwise), and
+    yields ``(transform(image), label)``. The order is a permutation fixed by
+    ``(shuffle_seed, epoch)`` (or index order with ``shuffle=False``); each DataLoader worker
+    opens its own files and takes every ``num_workers``-th item of it.
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[str | Path],
+        prompt_ids: Iterable[str],
+        seeds: Sequence[int],
+        transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        shuffle_seed: int = 0,
+        epoch: int = 0,
+        shuffle: bool = True,
+    ):
+        self.shards = [str(s) for s in shards]
+        self.seeds = [int(s) for s in seeds]
+        self.prompt_ids = sorted(set(prompt_ids))
+        self.transform = transform or image_transform()
+        self.shuffle_seed, self.epoch, self.shuffle = shuffle_seed, epoch, shuffle
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seed list has duplicates: {self.seeds}")
+        check_seed_range(self.shards, self.seeds)
+        self._index()
+
+    def _index(self) -> None:
+        label_of = {s: i for i, s in enumerate(self.seeds)}
+        prompt_of = {p: i for i, p in enumerate(self.prompt_ids)}
+        parts = []  # per shard: shard, prompt, label, png offset/size, json offset/size
+        for shard_index, shard in enumerate(self.shards):
+            reader = ShardReader(shard)  # checks the manifest and the tar's size
+            rows = [
+                (shard_index, prompt_of[e.prompt_id], label_of[e.seed])
+                + (e.png_offset, e.png_size, e.json_offset, e.json_size)
+                for e in reader.entries
+                if e.prompt_id in prompt_of
+            ]
+            parts.append(np.array(rows, dtype=np.int64).reshape(-1, 7))
+            del reader, rows
+        table = np.concatenate(parts)
+        table = table[np.lexsort((table[:, 2], table[:, 1]))]  # prompt-major, then seed
+        self._shard, self._prompt, self._label = (table[:, i].astype(np.int32) for i in range(3))
+        self._offsets = table[:, 3:]
+        pairs = self._prompt.astype(np.int64) * len(self.seeds) + self._label
+        expected = len(self.prompt_ids) * len(self.seeds)
+        if len(pairs) != expected or len(np.unique(pairs)) != expected:
+            have = np.zeros(expected, dtype=np.int64)
+            np.add.at(have, pairs, 1)
+            bad = [
+                (self.prompt_ids[i // len(self.seeds)], self.seeds[i % len(self.seeds)], n)
+                for i, n in enumerate(have)
+                if n != 1
+            ]
+            raise DataError(
+                f"{len(bad)} of {expected} (prompt, seed) pairs are not in the shards exactly "
+                f"once, e.g. {bad[:5]} as (prompt, seed, copies); the prompt ids must come from "
+                "the prompt set these shards were rendered for, and seed blocks must not overlap"
+            )
+
+    def __len__(self) -> int:
+        return len(self._label)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The label of every item, in index order."""
+        return self._label.copy()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of ``epoch`` from the next iteration on."""
+        self.epoch = int(epoch)
+
+    def order(self) -> np.ndarray:
+        """The item indices of one epoch, in the order this epoch yields them."""
+        if not self.shuffle:
+            return np.arange(len(self))
+        return np.random.default_rng([self.shuffle_seed, self.epoch]).permutation(len(self))
+
+    def worker_indices(self) -> np.ndarray:
+        """The slice of ``order()`` that the calling DataLoader worker yields."""
+        info = get_worker_info()
+        order = self.order()
+        return order if info is None else order[info.id :: info.num_workers]
+
+    def read(self, index: int, files: dict | None = None) -> tuple[Image.Image, int, str]:
+        """Item ``index`` as (image, label, key), its metadata checked against the manifest."""
+        close = files is None
+        files = {} if files is None else files
+        shard = self._shard[index]
+        if shard not in files:
+            files[shard] = open(self.shards[shard], "rb")  # noqa: SIM115 - closed by the caller
+        png_offset, png_size, json_offset, json_size = (int(v) for v in self._offsets[index])
+        f = files[shard]
+        f.seek(png_offset)
+        png = f.read(png_size)
+        f.seek(json_offset)
+        meta = json.loads(f.read(json_size))
+        if close:
+            f.close()
+        label, prompt_id = int(self._label[index]), self.prompt_ids[self._prompt[index]]
+        if meta.get("seed") != self.seeds[label] or meta.get("prompt_id") != prompt_id:
+            raise ShardError(
+                f"image at byte {png_offset} of {self.shards[shard]} has seed {meta.get('seed')}"
+                f" and prompt {meta.get('prompt_id')!r} in its metadata but "
+                f"{self.seeds[label]} and {prompt_id!r} in the manifest; delete the shard and "
+                "its manifest and render it again"
+            )
+        return Image.open(io.BytesIO(png)).convert("RGB"), label, meta["key"]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        files: dict[int, object] = {}
+        try:
+            for index in self.worker_indices():
+                image, label, _ = self.read(int(index), files)
+                yield self.transform(image), label
+        finally:
+            for f in files.values():
+                f.close()
+
+    def examples(self, seeds: Iterable[int], per_seed: int) -> dict[int, list[Image.Image]]:
+        """The first ``per_seed`` images (by prompt id) of each of ``seeds``, for figures."""
+        out = {}
+        for seed in seeds:
+            if seed not in self.seeds:
+                raise ConfigError(f"seed {seed} is not one of this dataset's seeds")
+            indices = np.flatnonzero(self._label == self.seeds.index(seed))[:per_seed]
+            out[seed] = [self.read(int(i))[0] for i in indices]
+        return out
