@@ -23,23 +23,27 @@ wildcard_constraints:
     last="[0-9]+",
 
 
-def shard_path(model, prompt_set, first, last, ext="tar"):
-    return f"{RUN}/images/{model}/{prompt_set}/{block_name(first, last)}.{ext}"
-
-
-def all_shards():
-    """Every shard of the run: each model x its prompt sets x every seed block."""
+def generation_jobs():
+    """(model, prompt set, block name) of every generation job: models x their sets x blocks."""
     return [
-        shard_path(model, prompt_set, first, last)
+        (model, prompt_set, block_name(first, last))
         for model in config["models"]
         for prompt_set in model_prompt_sets(config, model)
         for first, last in seed_blocks(config)
     ]
 
 
-def benchmark_path(shard):
-    """The benchmark file of the generation job that wrote ``shard``."""
-    return shard.replace("/images/", "/benchmarks/generate/").replace(".tar", ".tsv")
+def all_shards():
+    """Every shard of the run."""
+    return [f"{RUN}/images/{m}/{s}/{block}.tar" for m, s, block in generation_jobs()]
+
+
+def all_generation_benchmarks():
+    """The benchmark file of every generation job, in the order of ``all_shards()``."""
+    return [
+        f"{RUN}/benchmarks/generate/{m}/{s}/{block}.tsv"
+        for m, s, block in generation_jobs()
+    ]
 
 
 def model_inputs(model):

@@ -16,7 +16,7 @@ rule run_summary:
         mem_mb=2000,
         runtime=10,
     params:
-        benchmarks=[benchmark_path(s) for s in all_shards()],
+        benchmarks=all_generation_benchmarks(),
         gpu=bool(GPU),
     script:
         "../scripts/run_summary.py"
