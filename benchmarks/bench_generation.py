@@ -120,14 +120,20 @@ def engine(pipe, prompts, seeds, spec, workdir: Path, encoder_threads: int) -> N
 
 def timed(fn, device: str, repeats: int) -> float:
     """Best wall time of ``repeats`` runs (after the caller's warm-up)."""
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed_rounds({"fn": fn}, device, repeats)["fn"])
+
+
+def timed_rounds(ways: dict, device: str, rounds: int) -> dict[str, list[float]]:
+    """Wall times of each way, interleaved round by round so background load hits all alike."""
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(rounds):
+        for way, fn in ways.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[way].append(time.perf_counter() - start)
+    return times
 
 
 def matmul_peak_tflops(device: str, dtype=torch.bfloat16, n: int = 8192, iters: int = 50) -> float:
@@ -218,7 +224,8 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
         "engine": lambda: engine(pipe, prompts, seeds, spec, workdir, args.encoder_threads),
     }
     engine(pipe, prompts[:1], seeds[: args.batch], spec, workdir, args.encoder_threads)  # warm-up
-    seconds = {way: timed(fn, args.device, args.repeats) for way, fn in ways.items()}
+    rounds = timed_rounds(ways, args.device, args.repeats)
+    seconds = {way: min(times) for way, times in rounds.items()}
     cuda = args.device.startswith("cuda")
     row = {
         "model": name,
@@ -309,7 +316,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--encoder-threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best is kept")
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     args = parser.parse_args()
     write(run(args), args.out)
