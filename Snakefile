@@ -17,6 +17,7 @@ include: "rules/prompts.smk"
 include: "rules/generate.smk"
 include: "rules/seedswap.smk"
 include: "rules/summary.smk"
+include: "rules/classifier.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
         all_shards(),
         seed_swap_outputs(),
         f"{RUN}/tables/run_summary.csv",
+        classifier_outputs(),

@@ -1,8 +1,10 @@
 from pathlib import Path
 
+from seedscope.plan import classifier_cost
 from seedscope.config import (
     block_name,
     canonical,
+    classifier_models,
     captioner_path,
     model_prompt_sets,
     run_dir,
@@ -109,3 +111,48 @@ def seed_swap_input(wildcards):
 
 def seed_swap_outputs():
     return [f"{RUN}/figures/fig2_seed_swap.pdf", f"{RUN}/figures/fig2_seed_swap.png"]
+
+
+def seed_list():
+    """Every studied seed, ascending (classifier labels index this list)."""
+    first, count = config["seeds"]["first"], config["seeds"]["count"]
+    return list(range(first, first + count))
+
+
+def classifier_shards(model):
+    """Every shard of ``model`` for the classifier's prompt sets."""
+    sets = config["classifier"]["prompt_sets"]
+    return [
+        f"{RUN}/images/{m}/{s}/{b}.tar"
+        for m, s, b in generation_jobs()
+        if m == model and s in sets
+    ]
+
+
+def classifier_train_params():
+    """Classifier settings that change the trained weights (not the figure or the estimate)."""
+    skip = {"gradcam", "images_per_second", "models", "enabled"}
+    return canonical({k: v for k, v in config["classifier"].items() if k not in skip})
+
+
+def classifier_cost_message():
+    """The dry run's cost estimate of one classifier training job."""
+    cost = classifier_cost(config)
+    rate = "assumed" if cost["throughput_assumed"] else "configured"
+    return (
+        f"reads {cost['images_per_epoch']:,} images per epoch, {cost['images_total']:,} in all; "
+        f"about {cost['hours_per_model']:.1f} GPU-hours at {cost['images_per_second']:,.0f} "
+        f"images/s ({rate})"
+    )
+
+
+def classifier_outputs():
+    """Weights, test report and Grad-CAM figure of every classifier model."""
+    return [
+        path
+        for model in classifier_models(config)
+        for path in (
+            f"{RUN}/classifier/{model}/test_report.json",
+            f"{RUN}/figures/fig4_gradcam_{model}.png",
+        )
+    ]

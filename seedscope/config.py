@@ -19,6 +19,7 @@ import yaml
 from seedscope.errors import ConfigError
 from seedscope.models import check_local_weights, looks_like_path
 
+PARTI_PROMPTS = 1632
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
@@ -117,11 +118,79 @@ def _check_semantics(config: dict[str, Any]) -> None:
             )
         if spec["kind"] == "parti" and spec["source"] == "file" and not spec["path"]:
             raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
+    _check_classifier(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
         raise ConfigError(
             f"config key seed_swap.model: {swap['model']!r} is not a model; "
             f"choose from {sorted(config['models'])}"
+        )
+
+
+def prompt_set_sizes(config: dict[str, Any]) -> dict[str, int]:
+    """Number of prompts in each configured prompt set."""
+    sizes = {}
+    for name, spec in config["prompt_sets"].items():
+        if spec["kind"] == "synthetic":
+            sizes[name] = len(spec["objects"]) * len(spec["modifiers"])
+        elif spec["kind"] == "parti":
+            sizes[name] = min(spec["limit"] or PARTI_PROMPTS, PARTI_PROMPTS)
+        else:
+            sizes[name] = config["coco"]["parts"][spec["part"]]
+    return sizes
+
+
+def classifier_models(config: dict[str, Any]) -> list[str]:
+    """The models that get a seed classifier."""
+    settings = config["classifier"]
+    if not settings["enabled"]:
+        return []
+    chosen = settings["models"]
+    return (
+        list(chosen)
+        if chosen is not None
+        else [m for m in config["models"] if model_prompt_sets(config, m)]
+    )
+
+
+def _check_classifier(config: dict[str, Any]) -> None:
+    settings = config["classifier"]
+    if not settings["enabled"]:
+        return
+    for model in classifier_models(config):
+        if model not in config["models"]:
+            raise ConfigError(
+                f"config key classifier.models: {model!r} is not a model; "
+                f"choose from {sorted(config['models'])}"
+            )
+        missing = set(settings["prompt_sets"]) - set(model_prompt_sets(config, model))
+        if missing:
+            raise ConfigError(
+                f"config key classifier.prompt_sets: model {model!r} renders no {sorted(missing)}; "
+                f"it renders {model_prompt_sets(config, model)}"
+            )
+    available = sum(prompt_set_sizes(config)[s] for s in settings["prompt_sets"])
+    needed = sum(settings["split"].values())
+    if needed > available:
+        raise ConfigError(
+            f"config key classifier.split: {settings['split']} needs {needed} prompts but "
+            f"classifier.prompt_sets {settings['prompt_sets']} hold {available}; lower the split "
+            "or add prompt sets"
+        )
+    import timm
+
+    if not timm.is_model(settings["backbone"]):
+        close = timm.list_models(f"*{settings['backbone'][:4]}*")[:10]
+        raise ConfigError(
+            f"config key classifier.backbone: {settings['backbone']!r} is not a timm model"
+            + (f"; similar names: {close}" if close else "")
+        )
+    first, count = config["seeds"]["first"], config["seeds"]["count"]
+    outside = [s for s in settings["gradcam"]["seeds"] if not first <= s < first + count]
+    if outside:
+        raise ConfigError(
+            f"config key classifier.gradcam.seeds: {outside} are outside the studied seeds "
+            f"{first}..{first + count - 1}"
         )
 
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seedscope.config import model_prompt_sets, seed_blocks
+from seedscope.config import classifier_models, model_prompt_sets, prompt_set_sizes, seed_blocks
 
 # FLOPs per UNet forward at 512 px, batch 1 (torch FlopCounterMode on the architectures of
 # seedscope.architectures), and of one SD-VAE decode at 512 px (FACTS.md). They scale with pixels.
@@ -25,26 +25,12 @@ PEAK_TFLOPS = 798.0
 ASSUMED_MFU = 0.4
 # LLaVA-1.5-7B: prefill of 576 image + ~40 text tokens and 77 decoded tokens, about 9.7 TFLOP.
 CAPTION_TFLOP = 9.7
-PARTI_PROMPTS = 1632
 # Lossless PNG of generated images: about 1.5 bytes per pixel; per image the tar adds three
 # 512-byte headers/paddings and the JSON metadata (~2 KB).
 PNG_BYTES_PER_PIXEL = 1.5
 TAR_AND_JSON_BYTES = 3584
 # Inception pool3 (2048 float32) + HPS/CLIP image embedding (1024 float32) per image.
 FEATURE_BYTES = (2048 + 1024) * 4
-
-
-def prompt_set_sizes(config: dict[str, Any]) -> dict[str, int]:
-    """Number of prompts in each configured prompt set."""
-    sizes = {}
-    for name, spec in config["prompt_sets"].items():
-        if spec["kind"] == "synthetic":
-            sizes[name] = len(spec["objects"]) * len(spec["modifiers"])
-        elif spec["kind"] == "parti":
-            sizes[name] = min(spec["limit"] or PARTI_PROMPTS, PARTI_PROMPTS)
-        else:
-            sizes[name] = config["coco"]["parts"][spec["part"]]
-    return sizes
 
 
 def job_counts(config: dict[str, Any]) -> dict[str, int]:
@@ -71,6 +57,9 @@ def job_counts(config: dict[str, Any]) -> dict[str, int]:
         "seed_swap": 1,
         "plot_seed_swap": 1,
         "run_summary": 1,
+        "train_classifier": len(classifier_models(config)),
+        "evaluate_classifier": len(classifier_models(config)),
+        "gradcam_classifier": len(classifier_models(config)),
         "all": 1,
     }
     return {rule: n for rule, n in counts.items() if n}
@@ -97,6 +86,28 @@ def seconds_per_image(model: str, spec: dict, calibration: dict) -> tuple[float,
     return tflop / (
         PEAK_TFLOPS * ASSUMED_MFU
     ), f"estimated: FLOPs at {ASSUMED_MFU:.0%} MFU of {PEAK_TFLOPS:.0f} TFLOP/s"
+
+
+# Training reads PNGs at about this rate on one GPU when no measurement is configured
+# (seedscope.classifier.train.DEFAULT_IMAGES_PER_SECOND).
+CLASSIFIER_IMAGES_PER_SECOND = 1000.0
+
+
+def classifier_cost(config: dict[str, Any]) -> dict[str, Any]:
+    """Images the seed classifier reads per epoch and in all, and the GPU-hours per model."""
+    settings = config["classifier"]
+    seeds = config["seeds"]["count"]
+    split = settings["split"]
+    per_epoch = seeds * (split["train"] + split["val"])
+    rate = settings["images_per_second"] or CLASSIFIER_IMAGES_PER_SECOND
+    total = per_epoch * settings["epochs"]
+    return {
+        "images_per_epoch": per_epoch,
+        "images_total": total,
+        "images_per_second": rate,
+        "throughput_assumed": settings["images_per_second"] is None,
+        "hours_per_model": total / rate / 3600,
+    }
 
 
 def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[str, Any]:
@@ -131,6 +142,8 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "feature_bytes": sum(m["feature_bytes"] for m in models.values()),
             "gpu_hours": {
                 "captioning": caption_hours,
+                "classifier": classifier_cost(config)["hours_per_model"]
+                * len(classifier_models(config)),
                 "generation": sum(m["generation_gpu_hours"] for m in models.values()),
             },
         },
@@ -166,7 +179,8 @@ def format_plan(plan: dict[str, Any]) -> str:
         "",
         f"total: {t['images']:,} images, shards {_size(t['shard_bytes'])}, "
         f"features {_size(t['feature_bytes'])}",
-        f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}",
+        f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}, "
+        f"seed classifier {hours['classifier']:,.1f}",
     ]
     return "\n".join(lines)
 

@@ -60,6 +60,19 @@ def test_demo_config_is_valid():
         (lambda c: c["prompt_sets"]["coco2"].update(part=5), ["prompt_sets.coco2.part", "0 to 1"]),
         (lambda c: c["seed_swap"].update(model="sd3"), ["seed_swap.model", "'sd3'"]),
         (lambda c: c["models"]["sd2"].pop("weights"), ["models.sd2.weights", "missing"]),
+        (
+            lambda c: c["classifier"].update(backbone="resnet5O"),
+            ["classifier.backbone", "resnet50"],
+        ),
+        (lambda c: c["classifier"].update(split={"train": 20000}), ["classifier.split", "22000", "hold 20000"]),
+        (
+            lambda c: c["classifier"].update(prompt_sets=["parti", "nope"]),
+            ["classifier.prompt_sets", "nope"],
+        ),
+        (
+            lambda c: c["classifier"].update(gradcam={"seeds": [5000]}),
+            ["classifier.gradcam.seeds", "5000"],
+        ),
     ],
 )
 def test_bad_values_name_the_key(paper, mutate, expected):

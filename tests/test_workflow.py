@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -101,6 +102,11 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     summary = (run / "tables" / "run_summary.csv").read_text().splitlines()
     total = dict(zip(summary[0].split(","), summary[-1].split(","), strict=True))
     assert int(total["images"]) == 2 * 4 * 4 * 32 and float(total["job_hours"]) > 0
+    for model in ("sd2", "sdxl-turbo"):
+        report = json.loads((run / "classifier" / model / "test_report.json").read_text())
+        assert report["images"] == 4 * 32 and report["chance"] == 1 / 32
+        assert report["accuracy"] > 10 * report["chance"]  # seeds are recognisable
+        assert (run / "figures" / f"fig4_gradcam_{model}.png").stat().st_size > 1000
     assert float((demo / "seconds").read_text()) < 600
 
 
@@ -142,6 +148,16 @@ RERUNS = {
         {"prompt_sets.parti.sample_seed": 7},
         {"prompt_set": 1, "generate": 4, "all": 1},
         "/parti/",
+    ),
+    "change the classifier backbone": (
+        {"classifier.backbone": "resnet18"},
+        {"train_classifier": 2, "evaluate_classifier": 2, "gradcam_classifier": 2, "all": 1},
+        None,
+    ),
+    "change the Grad-CAM seeds": (
+        {"classifier.gradcam.seeds": [4, 5]},
+        {"gradcam_classifier": 2, "all": 1},
+        None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
 }
@@ -200,6 +216,11 @@ def test_paper_dry_run_counts_jobs_quickly(tmp_path):
     assert jobs["generate"] == 64 * 4 * 2  # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models
     assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
     assert jobs["plot_seed_swap"] == 1
+    assert jobs["train_classifier"] == 2  # one per model, each with a GPU and a cost estimate
+    estimates = [line for line in result.stdout.splitlines() if "seed classifier (1 GPU" in line]
+    assert len(estimates) == 2 and all(
+        "images per epoch" in e and "GPU-hours" in e for e in estimates
+    )
     assert seconds < 60
 
 

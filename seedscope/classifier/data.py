@@ -6,7 +6,7 @@ recognise a prompt; it has to recognise the seed.
 
 Shards are never unpacked. The dataset indexes each shard once (through ``ShardReader``,
 which checks the tar against its manifest) and keeps only numeric arrays of member offsets,
-so that a paper-scale index (9 M images) costs ~36 bytes per image and is shared by DataLoader
+so that a paper-scale index (9 M images) costs ~44 bytes per image and is shared by DataLoader
 workers rather than re-parsing every manifest (~75 MB of JSON per 16-seed shard) in each.
 """
 
@@ -99,6 +99,20 @@ def shard_seeds(shards: Iterable[str | Path]) -> set[int]:
     return found
 
 
+def _check_seeds(found: set[int], wanted: set[int], n_shards: int) -> None:
+    missing, extra = wanted - found, found - wanted
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"seeds {_ranges(missing)} are configured but in no shard")
+        if extra:
+            parts.append(f"seeds {_ranges(extra)} are in the shards but not configured")
+        raise ConfigError(
+            f"{'; '.join(parts)} ({n_shards} shards, {len(wanted)} configured seeds); make "
+            "the classifier's seed range match the generated seed blocks"
+        )
+
+
 def check_seed_range(shards: Iterable[str | Path], seeds: Iterable[int]) -> list[int]:
     """Check that the shards hold exactly the configured ``seeds``; returns them sorted.
 
@@ -108,18 +122,7 @@ def check_seed_range(shards: Iterable[str | Path], seeds: Iterable[int]) -> list
     shards, wanted = list(shards), {int(s) for s in seeds}
     if not shards:
         raise ConfigError("no shards given for the seed classifier; generate images first")
-    found = shard_seeds(shards)
-    missing, extra = wanted - found, found - wanted
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"seeds {_ranges(missing)} are configured but in no shard")
-        if extra:
-            parts.append(f"seeds {_ranges(extra)} are in the shards but not configured")
-        raise ConfigError(
-            f"{'; '.join(parts)} ({len(shards)} shards, {len(wanted)} configured seeds); make "
-            "the classifier's seed range match the generated seed blocks"
-        )
+    _check_seeds(shard_seeds(shards), wanted, len(shards))
     return sorted(wanted)
 
 
@@ -150,9 +153,9 @@ class SeedShardDataset(IterableDataset):
     ``shards`` must hold exactly ``seeds`` (see ``check_seed_range``) and every (prompt, seed)
     pair exactly once. Iteration reads each image and its JSON metadata from the tar by offset,
     checks the metadata's seed and prompt against the manifest (``ShardError`` otherwise), and
-    yields ``(transform(image), label)``. The order is a permutation fixed by
-    ``(shuffle_seed, epoch)`` (or index order with ``shuffle=False``); each DataLoader worker
-    opens its own files and takes every ``num_workers``-th item of it.
+    yields ``(transform(image), label)``, plus the image key with ``return_keys``. The order is
+    a permutation fixed by ``(shuffle_seed, epoch)`` (index order with ``shuffle=False``); each
+    DataLoader worker opens its own files and takes every ``num_workers``-th item of it.
     """
 
     def __init__(
@@ -164,35 +167,40 @@ class SeedShardDataset(IterableDataset):
         shuffle_seed: int = 0,
         epoch: int = 0,
         shuffle: bool = True,
+        return_keys: bool = False,
     ):
         self.shards = [str(s) for s in shards]
         self.seeds = [int(s) for s in seeds]
         self.prompt_ids = sorted(set(prompt_ids))
         self.transform = transform or image_transform()
         self.shuffle_seed, self.epoch, self.shuffle = shuffle_seed, epoch, shuffle
+        self.return_keys = return_keys
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seed list has duplicates: {self.seeds}")
-        check_seed_range(self.shards, self.seeds)
+        if not self.shards:
+            raise ConfigError("no shards given for the seed classifier; generate images first")
         self._index()
 
     def _index(self) -> None:
         label_of = {s: i for i, s in enumerate(self.seeds)}
         prompt_of = {p: i for i, p in enumerate(self.prompt_ids)}
-        parts = []  # per shard: shard, prompt, label, png offset/size, json offset/size
+        parts, found = [], set()  # per shard: shard, prompt, label, png/json offset and size
         for shard_index, shard in enumerate(self.shards):
             reader = ShardReader(shard)  # checks the manifest and the tar's size
+            found.update(reader.seeds)
             rows = [
-                (shard_index, prompt_of[e.prompt_id], label_of[e.seed])
+                (shard_index, prompt_of[e.prompt_id], label_of.get(e.seed, -1))
                 + (e.png_offset, e.png_size, e.json_offset, e.json_size)
                 for e in reader.entries
                 if e.prompt_id in prompt_of
             ]
             parts.append(np.array(rows, dtype=np.int64).reshape(-1, 7))
             del reader, rows
+        _check_seeds(found, set(label_of), len(self.shards))
         table = np.concatenate(parts)
         table = table[np.lexsort((table[:, 2], table[:, 1]))]  # prompt-major, then seed
         self._shard, self._prompt, self._label = (table[:, i].astype(np.int32) for i in range(3))
-        self._offsets = table[:, 3:]
+        self._offsets = np.ascontiguousarray(table[:, 3:])
         pairs = self._prompt.astype(np.int64) * len(self.seeds) + self._label
         expected = len(self.prompt_ids) * len(self.seeds)
         if len(pairs) != expected or len(np.unique(pairs)) != expected:
@@ -237,7 +245,7 @@ class SeedShardDataset(IterableDataset):
         """Item ``index`` as (image, label, key), its metadata checked against the manifest."""
         close = files is None
         files = {} if files is None else files
-        shard = self._shard[index]
+        shard = int(self._shard[index])
         if shard not in files:
             files[shard] = open(self.shards[shard], "rb")  # noqa: SIM115 - closed by the caller
         png_offset, png_size, json_offset, json_size = (int(v) for v in self._offsets[index])
@@ -262,8 +270,9 @@ class SeedShardDataset(IterableDataset):
         files: dict[int, object] = {}
         try:
             for index in self.worker_indices():
-                image, label, _ = self.read(int(index), files)
-                yield self.transform(image), label
+                image, label, key = self.read(int(index), files)
+                x = self.transform(image)
+                yield (x, label, key) if self.return_keys else (x, label)
         finally:
             for f in files.values():
                 f.close()

@@ -1,0 +1,29 @@
+"""The seed classifier of section 4.1: which of N seeds made this image? (and its Grad-CAM).
+
+Heavy imports (timm, pytorch-grad-cam, matplotlib) happen inside the functions that need them.
+"""
+
+from seedscope.classifier.data import (
+    SeedShardDataset,
+    check_seed_range,
+    image_transform,
+    split_prompts,
+)
+from seedscope.classifier.gradcam import gradcam_by_seed, gradcam_maps, plot_gradcam
+from seedscope.classifier.model import build_classifier, load_classifier
+from seedscope.classifier.train import cost_estimate, evaluate, train_classifier
+
+__all__ = [
+    "SeedShardDataset",
+    "build_classifier",
+    "check_seed_range",
+    "cost_estimate",
+    "evaluate",
+    "gradcam_by_seed",
+    "gradcam_maps",
+    "image_transform",
+    "load_classifier",
+    "plot_gradcam",
+    "split_prompts",
+    "train_classifier",
+]
