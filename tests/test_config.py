@@ -64,7 +64,10 @@ def test_demo_config_is_valid():
             lambda c: c["classifier"].update(backbone="resnet5O"),
             ["classifier.backbone", "resnet50"],
         ),
-        (lambda c: c["classifier"].update(split={"train": 20000}), ["classifier.split", "22000", "hold 20000"]),
+        (
+            lambda c: c["classifier"].update(split={"train": 20000}),
+            ["classifier.split", "22000", "hold 20000"],
+        ),
         (
             lambda c: c["classifier"].update(prompt_sets=["parti", "nope"]),
             ["classifier.prompt_sets", "nope"],

@@ -117,25 +117,32 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     assert "Nothing to be done" in snakemake("-n", "--configfile", str(reordered), cwd=demo).stdout
     grown = write_config(tmp_path / "grown.yaml", **{"seeds.count": 48})
     result = snakemake("-n", "--configfile", str(grown), cwd=demo)
-    assert planned_jobs(result) == {"all": 1, "generate": 8}  # 2 models x 4 sets, one new block
+    # 2 models x 4 sets, one new block, and what reads every shard: the summary and classifiers
+    assert planned_jobs(result) == {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(2)
     assert "seeds-0032-0047" in result.stdout and "seeds-0000-0015.tar\n" not in result.stdout
+
+
+def CLASSIFIERS(models: int) -> dict[str, int]:  # noqa: N802 - reads like a constant
+    """The classifier jobs of ``models`` models."""
+    return {"train_classifier": models, "evaluate_classifier": models, "gradcam_classifier": models}
 
 
 RERUNS = {
     # change -> exact jobs planned, and a substring every planned shard path contains
     "add a prompt to a set": (
         {"prompt_sets.synthetic.objects": ["dog", "apple", "cat"]},
-        {"prompt_set": 1, "generate": 4, "all": 1},
+        {"prompt_set": 1, "generate": 4, "run_summary": 1, "all": 1} | CLASSIFIERS(2),
         "/synthetic/",
     ),
     "change sdxl-turbo's guidance": (
         {"models.sdxl-turbo.guidance": 1.5},
-        {"generate": 8, "all": 1},
+        {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(1),
         "/sdxl-turbo/",
     ),
     "change sd2's steps (seed swap uses sd2)": (
         {"models.sd2.steps": 12},
-        {"generate": 8, "seed_swap": 1, "plot_seed_swap": 1, "all": 1},
+        {"generate": 8, "seed_swap": 1, "plot_seed_swap": 1, "run_summary": 1, "all": 1}
+        | CLASSIFIERS(1),
         "/sd2/",
     ),
     "change the seed-swap prompts": (
@@ -146,12 +153,12 @@ RERUNS = {
     "change a plotting option": ({"plots.dpi": 100}, {"plot_seed_swap": 1, "all": 1}, None),
     "change a parti sample": (
         {"prompt_sets.parti.sample_seed": 7},
-        {"prompt_set": 1, "generate": 4, "all": 1},
+        {"prompt_set": 1, "generate": 4, "run_summary": 1, "all": 1} | CLASSIFIERS(2),
         "/parti/",
     ),
     "change the classifier backbone": (
         {"classifier.backbone": "resnet18"},
-        {"train_classifier": 2, "evaluate_classifier": 2, "gradcam_classifier": 2, "all": 1},
+        {"all": 1} | CLASSIFIERS(2),
         None,
     ),
     "change the Grad-CAM seeds": (
@@ -282,16 +289,26 @@ def test_report_opens_in_chromium_with_every_figure(demo):
     report = demo / "report.html"
     snakemake("--configfile", str(DEMO), "--report", str(report), cwd=demo)
     rules = "\n".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
-    figures = re.findall(r'report\(\s*f"\{RUN\}/(figures/[^"]+\.png)"', rules)
-    assert figures, "no PNG figure is marked for the report"
+    patterns = re.findall(r'report\(\s*f"\{RUN\}/(figures/[^"]+\.png)"', rules)
+    assert patterns, "no PNG figure is marked for the report"
+    models = ("sd2", "sdxl-turbo")
+    figures = [(p, p.replace("{{model}}", m)) for p in patterns for m in models if "{{model}}" in p]
+    figures += [(p, p) for p in patterns if "{{model}}" not in p]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(report.as_uri())
-        for figure in figures:
+        for pattern, figure in figures:
             page.get_by_text("Results", exact=True).click()
-            category = re.search(rf'{re.escape(figure)}".*?category="([^"]+)"', rules, re.S)[1]
-            page.get_by_text(category, exact=True).click()
+            block = re.search(
+                rf'{re.escape(pattern)}".*?category="([^"]+)",\s*subcategory="([^"]+)"', rules, re.S
+            )
+            page.get_by_text(block[1], exact=True).click()
+            subcategory = block[2].replace(
+                "{model}", figure.rsplit("_", 1)[-1].removesuffix(".png")
+            )
+            if page.get_by_text(subcategory, exact=True).count():  # shown when there are several
+                page.get_by_text(subcategory, exact=True).click()
             page.locator("tr", has_text=figure).locator("a[iconname=eye]").click()
             image = page.locator("img[src^='data:image/png']").first
             image.wait_for(timeout=15000)
