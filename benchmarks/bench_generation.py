@@ -152,36 +152,16 @@ def matmul_peak_tflops(device: str, dtype=torch.bfloat16, n: int = 8192, iters: 
 
 def unet_mfu(pipe, spec, device: str, batch: int, peak: float, iters: int = 10) -> dict:
     """Achieved TFLOP/s and MFU of the UNet alone at ``batch`` latents (CFG doubles it)."""
-    from seedscope.architectures import unet_flops
+    from seedscope.architectures import unet_flops, unet_inputs
 
     cfg = 2 if spec["guidance"] > 1 else 1
     flops = unet_flops(pipe, batch * cfg, spec["resolution"])
     unet = pipe.unet
-    latent = spec["resolution"] // pipe.vae_scale_factor
-    sample = torch.randn(
-        batch * cfg, unet.config.in_channels, latent, latent, device=device, dtype=unet.dtype
-    )
-    context = torch.randn(
-        batch * cfg, 77, unet.config.cross_attention_dim, device=device, dtype=unet.dtype
-    )
-    kwargs = {}
-    if unet.config.addition_embed_type == "text_time":
-        pooled = (
-            unet.config.projection_class_embeddings_input_dim
-            - 6 * unet.config.addition_time_embed_dim
-        )
-        kwargs["added_cond_kwargs"] = {
-            "text_embeds": torch.randn(batch * cfg, pooled, device=device, dtype=unet.dtype),
-            "time_ids": torch.randn(batch * cfg, 6, device=device, dtype=unet.dtype),
-        }
-    t = torch.tensor(500, device=device)
+    args, kwargs = unet_inputs(unet, batch * cfg, spec["resolution"] // pipe.vae_scale_factor)
     with torch.inference_mode():
         for _ in range(2):
-            unet(sample, t, context, **kwargs)
-        seconds = (
-            timed(lambda: [unet(sample, t, context, **kwargs) for _ in range(iters)], device, 2)
-            / iters
-        )
+            unet(*args, **kwargs)
+        seconds = timed(lambda: [unet(*args, **kwargs) for _ in range(iters)], device, 2) / iters
     achieved = flops / seconds / 1e12
     return {"unet_tflop_per_forward": flops / 1e12, "unet_tflops": achieved, "mfu": achieved / peak}
 

@@ -132,12 +132,8 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
     return pipe.to(device=device, dtype=dtype)
 
 
-def unet_flops(pipe, batch: int, resolution: int) -> float:
-    """FLOPs of one UNet forward at ``batch`` latents of ``resolution`` px (torch's counter)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    unet = pipe.unet
-    latent = resolution // pipe.vae_scale_factor
+def unet_inputs(unet, batch: int, latent: int) -> tuple[tuple, dict]:
+    """Zero inputs of one UNet forward: (sample, timestep, text context) and added kwargs."""
     device, dtype = unet.device, unet.dtype
     sample = torch.zeros(batch, unet.config.in_channels, latent, latent, device=device, dtype=dtype)
     context = torch.zeros(batch, 77, unet.config.cross_attention_dim, device=device, dtype=dtype)
@@ -151,7 +147,15 @@ def unet_flops(pipe, batch: int, resolution: int) -> float:
             "text_embeds": torch.zeros(batch, pooled, device=device, dtype=dtype),
             "time_ids": torch.zeros(batch, 6, device=device, dtype=dtype),
         }
+    return (sample, torch.tensor(500, device=device), context), kwargs
+
+
+def unet_flops(pipe, batch: int, resolution: int) -> float:
+    """FLOPs of one UNet forward at ``batch`` latents of ``resolution`` px (torch's counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    args, kwargs = unet_inputs(pipe.unet, batch, resolution // pipe.vae_scale_factor)
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        unet(sample, torch.tensor(500, device=device), context, **kwargs)
+        pipe.unet(*args, **kwargs)
     return float(counter.get_total_flops())

@@ -61,10 +61,17 @@ def pipeline_class(name: str):
     return cls
 
 
-def _not_found(model: str, weights: str, reason: str) -> ModelNotFoundError:
+def weights_not_found(
+    what: str, weights: str, config_key: str, holds: str, reason: str
+) -> ModelNotFoundError:
+    """The error for weights that are neither a local folder nor in the hub or its cache.
+
+    ``what`` names the model in the message, ``config_key`` is where a local folder can be
+    given instead, and ``holds`` says what such a folder contains.
+    """
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
     return ModelNotFoundError(
-        f"model {model!r}: weights {weights!r} could not be loaded ({reason}). "
+        f"{what}: weights {weights!r} could not be loaded ({reason}). "
         + (
             "HF_HUB_OFFLINE is set, so only the local Hugging Face cache is searched. "
             if offline
@@ -72,8 +79,17 @@ def _not_found(model: str, weights: str, reason: str) -> ModelNotFoundError:
         )
         + "To provide them: run `huggingface-cli login` if the model is gated; pre-download it "
         f"into the Hugging Face cache with `huggingface-cli download {weights}` on a machine with "
-        f"network access; or set models.{model}.weights in the config to a local folder that "
-        "holds the pipeline (its model_index.json)."
+        f"network access; or set {config_key} in the config to a local folder that holds {holds}."
+    )
+
+
+def _not_found(model: str, weights: str, reason: str) -> ModelNotFoundError:
+    return weights_not_found(
+        f"model {model!r}",
+        weights,
+        f"models.{model}.weights",
+        "the pipeline (its model_index.json)",
+        reason,
     )
 
 

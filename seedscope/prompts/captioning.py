@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from seedscope.errors import DataError, ModelNotFoundError
+from seedscope.models import weights_not_found
 from seedscope.prompts.coco import open_image
 from seedscope.prompts.rows import prompt_id
 
@@ -37,18 +37,12 @@ def caption_prompt(processor: Any, instruction: str = CAPTION_INSTRUCTION) -> st
 
 
 def _not_found(model: str, reason: str) -> ModelNotFoundError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
-    return ModelNotFoundError(
-        f"captioner {model!r} could not be loaded ({reason}). "
-        + (
-            "HF_HUB_OFFLINE is set, so only the local Hugging Face cache is searched. "
-            if offline
-            else ""
-        )
-        + "To provide it: run `huggingface-cli login` if the model is gated; pre-download it "
-        f"into the Hugging Face cache with `huggingface-cli download {model}` on a machine with "
-        "network access; or set coco.captioner.model in the config to a local folder that holds "
-        "the model (config.json, weights and processor files)."
+    return weights_not_found(
+        f"captioner {model!r}",
+        model,
+        "coco.captioner.model",
+        "the model (config.json, weights and processor files)",
+        reason,
     )
 
 
