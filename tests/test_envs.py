@@ -16,28 +16,28 @@ def _name(package: str) -> str:
     return re.sub(r"[-_.]+", "-", package).lower()
 
 
+def pins(requirements: list[str], where: str) -> dict[str, str]:
+    """Package -> version of requirements that must all be pinned with ``==``."""
+    found = {}
+    for requirement in requirements:
+        match = PIN.match(requirement)
+        assert match, f"{where}: {requirement!r} is not pinned with =="
+        found[_name(match[1])] = match[2]
+    return found
+
+
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         requirements += extra
-    pins = {}
-    for requirement in requirements:
-        match = PIN.match(requirement)
-        assert match, f"pyproject.toml: {requirement!r} is not pinned with =="
-        pins[_name(match[1])] = match[2]
-    return pins
+    return pins(requirements, "pyproject.toml")
 
 
 def env_pins(path: Path) -> dict[str, str]:
     env = yaml.safe_load(path.read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    pins = {}
-    for requirement in pip:
-        match = PIN.match(requirement)
-        assert match, f"{path.name}: {requirement!r} is not pinned with =="
-        pins[_name(match[1])] = match[2]
-    return pins
+    return pins(pip, path.name)
 
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
