@@ -270,18 +270,21 @@ def render_shard(
         log.info("resuming %s at chunk %d of %d", shard, done, len(chunks))
     if progress is not None:
         progress.update(sum(len(c) for c in chunks[:done]))
-    embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
+    negative, guidance = spec.get("negative_prompt", ""), spec["guidance"]
+    embeddings = PromptEmbeddings(pipe, negative, guidance, capacity=256 if fast else 0)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
         for chunk in chunks[done:]:
             pending = []
             for batch in batches(chunk, spec["batch_size"]):
-                pixels = render_batch(pipe, embeddings, batch, spec)
+                pixels = render_batch(pipe, embeddings, batch, spec, fast=fast)
                 for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
                     meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
-                    pending.append(
-                        (meta["key"], pool.submit(encode_png, image, png_compress_level), meta)
-                    )
+                    if fast:
+                        png = pool.submit(encode_png, image, png_compress_level)
+                    else:
+                        png = _done(encode_png(image, png_compress_level))
+                    pending.append((meta["key"], png, meta))
                 if progress is not None:
                     progress.update(len(batch))
             writer.write_chunk([(key, future.result(), meta) for key, future, meta in pending])

@@ -143,7 +143,7 @@ def load_pipeline(name: str, spec: dict[str, Any], device: str = "auto"):
     if looks_like_path(weights):
         check_local_weights(name, weights)
         weights = str(Path(weights).expanduser())
-    kwargs = {"torch_dtype": dtype}
+    kwargs = {"dtype": dtype}
     for key in ("revision", "variant"):
         if spec.get(key):
             kwargs[key] = spec[key]

@@ -1,5 +1,6 @@
 """The generation engine: reproducible images, batch independence, resuming a killed job."""
 
+import functools
 import json
 import signal
 import subprocess
@@ -119,11 +120,22 @@ def test_killed_job_resumes_and_redoes_at_most_one_chunk(tiny_models, tmp_path):
     assert killed.read_bytes() == reference.read_bytes()
 
 
-def test_fast_and_plain_paths_write_the_same_bytes(pipe_and_spec, tmp_path):
+def test_fast_and_plain_paths_write_the_same_bytes(pipe_and_spec, tmp_path, monkeypatch):
     pipe, spec, name = pipe_and_spec
+    output_types = []
+    call = type(pipe).__call__
+
+    @functools.wraps(call)  # keeps the signature that the engine inspects
+    def spy(self, *args, **kwargs):
+        output_types.append(kwargs["output_type"])
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe), "__call__", spy)
     fast, plain = tmp_path / "fast" / "s.tar", tmp_path / "plain" / "s.tar"
     render_shard(pipe, name, spec, "t", PROMPTS, [0, 1, 2], fast, chunk_size=4, fast=True)
+    fast_calls, output_types[:] = list(output_types), []
     render_shard(pipe, name, spec, "t", PROMPTS, [0, 1, 2], plain, chunk_size=4, fast=False)
+    assert set(fast_calls) == {"pt"} and set(output_types) == {"np"}  # two different paths
     assert fast.read_bytes() == plain.read_bytes()
 
 
