@@ -23,3 +23,7 @@ class ShardError(SeedscopeError):
 
 class DataError(SeedscopeError):
     """An input data file (prompts, images, downloads) is missing or fails its checksum."""
+
+
+class FeatureError(SeedscopeError):
+    """A feature table or reference statistics file is missing, corrupt, or does not match."""
