@@ -1,0 +1,104 @@
+"""Paper Table 1: random seeds vs golden seeds, on prompts the golden seeds were not chosen on.
+
+"Random" gives every prompt one seed drawn from all seeds; "golden" one drawn from the golden
+set (chosen on another prompt set). Each of ``draws`` draws composes one image set; the value is
+the mean over draws, and the CI comes from replicates that each take one draw and a bootstrap
+resample of the prompts, so it covers both the seed draw and the choice of prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from seedscope.features.table import FeatureTable
+from seedscope.quality.frechet import Reference, bootstrap_counts, frechet_to_reference
+
+
+def draw_seeds(
+    n_prompts: int, pool: list[int], draws: int, seed: int
+) -> np.ndarray:  # draws x n_prompts
+    """One seed per prompt per draw, uniformly from ``pool`` (seeded)."""
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.asarray(pool), size=(draws, n_prompts), replace=True)
+
+
+def compose(
+    tables: Iterable[FeatureTable], prompt_ids: list[str], assignments: np.ndarray
+) -> np.ndarray:
+    """Feature rows of (prompt i, seed ``assignments[d, i]``) for every draw d, streaming tables.
+
+    Reads each table once and keeps only the chosen rows (draws x prompts x dim).
+    """
+    index = {p: i for i, p in enumerate(prompt_ids)}
+    out = None
+    found = np.zeros(assignments.shape, dtype=bool)
+    for table in tables:
+        if out is None:
+            out = np.zeros((*assignments.shape, table.features.shape[1]), dtype=np.float64)
+        idx = np.array([index.get(str(p), -1) for p in table.prompt_ids])
+        valid = idx >= 0
+        for d in range(len(assignments)):
+            hit = valid & (assignments[d, np.where(valid, idx, 0)] == table.seeds)
+            out[d, idx[hit]] = table.features[hit]
+            found[d, idx[hit]] = True
+    if out is None or not found.all():
+        raise ValueError("some drawn (prompt, seed) pairs are in no feature table")
+    return out
+
+
+def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = (1 - confidence) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def score_draws(
+    composed: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
+    bootstrap: dict,
+) -> dict[str, float]:
+    """Mean of ``metric`` over draws, and a CI from (draw, prompt-resample) replicates."""
+    draws, n = composed.shape[:2]
+    point = float(np.mean([metric(composed[d], None)[0] for d in range(draws)]))
+    counts = bootstrap_counts(n, bootstrap["resamples"], bootstrap["seed"])
+    replicates = np.concatenate(
+        [metric(composed[d], counts[d::draws]) for d in range(draws) if len(counts[d::draws])]
+    )
+    lo, hi = _interval(replicates, bootstrap["confidence"])
+    return {"value": point, "lo": lo, "hi": hi}
+
+
+def fid_metric(reference: Reference) -> Callable:
+    """FID of a composed set against ``reference`` (point or bootstrap rows)."""
+    return lambda features, counts: frechet_to_reference(features, reference, counts)
+
+
+def hps_metric(features: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+    """Mean HPS of a composed set (point or bootstrap rows)."""
+    scores = features[:, 0]
+    if counts is None:
+        return np.array([scores.mean()])
+    return counts @ scores / len(scores)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub Markdown table of ``table`` (floats to 3 decimals)."""
+    cells = table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v))
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.to_numpy()]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(table: pd.DataFrame, caption: str) -> str:
+    """A booktabs LaTeX table of ``table`` (floats to 3 decimals)."""
+    cells = table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else str(v).replace("_", r"\_"))
+    header = " & ".join(c.replace("_", r"\_") for c in table.columns) + r" \\"
+    body = "\n".join(" & ".join(row) + r" \\" for row in cells.to_numpy())
+    return (
+        "\\begin{table}\n\\centering\n"
+        f"\\caption{{{caption}}}\n"
+        f"\\begin{{tabular}}{{{'l' * len(table.columns)}}}\n\\toprule\n{header}\n\\midrule\n"
+        f"{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n"
+    )

@@ -1,0 +1,165 @@
+"""The seed bank: per model, every studied seed with its statistics and tags, for use at inference.
+
+A bank is a JSON file (``results/<run>/seedbank/<model>.json``) that names the model and the
+sampler settings its statistics hold for, the hash of the run's config, and per seed its
+statistics on each scored prompt set and its tags (``golden``, ``inferior``; later stages add
+``diverse``, style and ``text`` tags). Use it like this::
+
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from seedscope.seedbank import load_bank, pick
+
+    bank = load_bank("results/paper/seedbank/sd2.json")
+    seeds = pick(bank, n=4, prefer=["golden"], avoid=["text"])
+    pipe = StableDiffusionPipeline.from_pretrained(bank["model"]["weights"])
+    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+    images = pipe(["a red bicycle"] * len(seeds), generator=generators,
+                  num_inference_steps=bank["model"]["steps"],
+                  guidance_scale=bank["model"]["guidance"]).images
+
+A seed is a noise recipe only for the model and sampler it was studied with: the statistics
+carry over to other prompts (figs 6-7) but not to other models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seedscope.errors import SeedscopeError
+
+FORMAT = 1
+STAT_COLUMNS = ("fid", "kid", "hps")
+MODEL_KEYS = (
+    "pipeline",
+    "weights",
+    "revision",
+    "variant",
+    "resolution",
+    "steps",
+    "guidance",
+    "negative_prompt",
+    "scheduler",
+)
+
+
+class SeedBankError(SeedscopeError):
+    """A seed bank file is missing or malformed, or cannot satisfy a request."""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 of the config as canonical JSON (key-sorted), to tie a bank to its run."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stats(row: pd.Series) -> dict[str, float]:
+    out = {}
+    for column, value in row.items():
+        if column.split("_")[0] in STAT_COLUMNS and not pd.isna(value):
+            out[column] = int(value) if "rank" in column else float(value)
+    return out
+
+
+def build_bank(
+    model: str,
+    spec: dict[str, Any],
+    per_set: dict[str, pd.DataFrame],
+    tags: dict[str, Sequence[int]],
+    selection: dict[str, Any],
+    config_sha256: str,
+) -> dict[str, Any]:
+    """A bank for ``model`` from its per-seed tables (``per_set[set]``) and tagged seed lists.
+
+    Seeds are listed best first by ``quality_rank``: the mean of their ranks on the selection
+    set's metrics (``selection["set"]``, ``selection["metrics"]``).
+    """
+    indexed = {name: table.set_index("seed") for name, table in per_set.items()}
+    main = indexed[selection["set"]]
+    quality = main[[f"{m}_rank" for m in selection["metrics"]]].mean(axis=1)
+    seeds = []
+    for seed in quality.sort_values(kind="stable").index:
+        seeds.append(
+            {
+                "seed": int(seed),
+                "quality_rank": float(quality[seed]),
+                "tags": sorted(tag for tag, members in tags.items() if seed in set(members)),
+                "stats": {
+                    name: _stats(table.loc[seed]) if seed in table.index else {}
+                    for name, table in indexed.items()
+                },
+            }
+        )
+    return {
+        "format": FORMAT,
+        "model": {"name": model, **{k: spec.get(k) for k in MODEL_KEYS}},
+        "config_sha256": config_sha256,
+        "selection": selection,
+        "tags": {tag: sorted(int(s) for s in members) for tag, members in tags.items()},
+        "seeds": seeds,
+    }
+
+
+def save_bank(bank: dict[str, Any], path: str | Path) -> None:
+    """Write a bank as indented JSON."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(bank, indent=1, allow_nan=False) + "\n")
+
+
+def load_bank(path: str | Path) -> dict[str, Any]:
+    """Read and check a bank; a missing or malformed file raises :class:`SeedBankError`."""
+    path = Path(path)
+    if not path.exists():
+        raise SeedBankError(
+            f"seed bank {path} does not exist; make it with "
+            f"`snakemake --profile ... {path}` (rule seedbank), or check the path"
+        )
+    try:
+        bank = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise SeedBankError(f"seed bank {path} is not valid JSON ({error}); rebuild it") from error
+    if bank.get("format") != FORMAT or not isinstance(bank.get("seeds"), list):
+        raise SeedBankError(
+            f"seed bank {path} has format {bank.get('format')!r}, this seedscope reads {FORMAT}; "
+            "rebuild it with this version"
+        )
+    return bank
+
+
+def pick(
+    bank: dict[str, Any],
+    n: int,
+    prefer: Sequence[str] = ("golden",),
+    avoid: Sequence[str] = (),
+    order: str = "best",
+    seed: int | None = None,
+) -> list[int]:
+    """``n`` distinct seeds: those with a ``prefer`` tag first, never one with an ``avoid`` tag.
+
+    ``order="best"`` takes seeds by quality rank; ``order="random"`` samples uniformly within
+    the preferred seeds (then the rest), reproducibly for a given ``seed``. Tags that no seed
+    carries are allowed (a bank made before a stage existed simply has none).
+    """
+    if n < 1:
+        raise SeedBankError(f"n must be at least 1, got {n}")
+    if order not in ("best", "random"):
+        raise SeedBankError(f"order must be 'best' or 'random', got {order!r}")
+    allowed = [s for s in bank["seeds"] if not set(s["tags"]) & set(avoid)]
+    preferred = [s for s in allowed if set(s["tags"]) & set(prefer)]
+    others = [s for s in allowed if not set(s["tags"]) & set(prefer)]
+    if order == "random":
+        rng = np.random.default_rng(seed)
+        preferred = [preferred[i] for i in rng.permutation(len(preferred))]
+        others = [others[i] for i in rng.permutation(len(others))]
+    chosen = (preferred + others)[:n]
+    if len(chosen) < n:
+        raise SeedBankError(
+            f"the bank has {len(allowed)} seeds without tags {list(avoid)}, fewer than n={n}; "
+            "ask for fewer seeds or avoid fewer tags"
+        )
+    return [int(s["seed"]) for s in chosen]
