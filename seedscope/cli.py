@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -70,6 +71,18 @@ def _rerender(args) -> int:
     return 0
 
 
+def _pick(args) -> int:
+    from seedscope.seedbank import load_bank, pick
+
+    bank = load_bank(args.bank)
+    seeds = pick(bank, args.n, args.prefer, args.avoid, args.order, args.seed)
+    if args.json:
+        print(json.dumps({"model": bank["model"], "seeds": seeds}))
+    else:
+        print(" ".join(map(str, seeds)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seedscope`` command."""
     parser = argparse.ArgumentParser(prog="seedscope", description=__doc__)
@@ -95,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="default: the thread count recorded in the metadata")
     p.add_argument("--out", type=Path, help="save the re-rendered image here")
     p.set_defaults(run=_rerender)
+    p = sub.add_parser("pick", help="seeds from a seed bank for inference")
+    p.add_argument("--bank", type=Path, required=True, help="results/<run>/seedbank/<model>.json")
+    p.add_argument("--n", type=int, default=4, help="how many seeds (default 4)")
+    p.add_argument("--prefer", action="append", default=[], help="tag to prefer (repeatable)")
+    p.add_argument("--avoid", action="append", default=[], help="tag to avoid (repeatable)")
+    p.add_argument("--order", choices=["best", "random"], default="best")
+    p.add_argument("--seed", type=int, help="seed of --order random (default: fresh)")
+    p.add_argument("--json", action="store_true", help="print the model settings too, as JSON")
+    p.set_defaults(run=_pick)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
