@@ -119,6 +119,7 @@ def _check_semantics(config: dict[str, Any]) -> None:
         if spec["kind"] == "parti" and spec["source"] == "file" and not spec["path"]:
             raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
     _check_classifier(config)
+    _check_quality(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
         raise ConfigError(
@@ -192,6 +193,65 @@ def _check_classifier(config: dict[str, Any]) -> None:
             f"config key classifier.gradcam.seeds: {outside} are outside the studied seeds "
             f"{first}..{first + count - 1}"
         )
+
+
+def quality_models(config: dict[str, Any]) -> list[str]:
+    """The models whose seeds are scored (FID, KID, HPS) and get a seed bank."""
+    settings = config["quality"]
+    if not settings["enabled"]:
+        return []
+    if settings["models"] is not None:
+        return list(settings["models"])
+    return [m for m in config["models"] if settings["fid_set"] in model_prompt_sets(config, m)]
+
+
+def quality_sets(config: dict[str, Any]) -> dict[str, list[str]]:
+    """Prompt sets each extractor runs on: Inception where FID is needed, HPS where HPS is."""
+    q = config["quality"]
+    main = [q["fid_set"]] + ([q["generalisation_set"]] if q["generalisation_set"] else [])
+    unique = lambda names: list(dict.fromkeys(names))  # noqa: E731 - ordered, no duplicates
+    return {
+        "inception": unique(main + q["table1"]["fid_sets"]),
+        "hps": unique(main + q["table1"]["hps_sets"]),
+    }
+
+
+def _check_quality(config: dict[str, Any]) -> None:
+    if not config["quality"]["enabled"]:
+        return
+    sets = config["prompt_sets"]
+    for extractor, names in quality_sets(config).items():
+        for name in names:
+            if name not in sets:
+                raise ConfigError(
+                    f"config key quality: prompt set {name!r} (needed for {extractor} features) "
+                    f"is not a prompt set; choose from {sorted(sets)}"
+                )
+            if extractor == "inception" and sets[name]["kind"] != "coco":
+                raise ConfigError(
+                    f"config key quality: FID needs real images, so {name!r} must be a COCO "
+                    f"prompt set (it is {sets[name]['kind']!r}); score it with HPS only"
+                )
+    needed = set().union(*quality_sets(config).values())
+    for model in quality_models(config):
+        if model not in config["models"]:
+            raise ConfigError(
+                f"config key quality.models: {model!r} is not a model; "
+                f"choose from {sorted(config['models'])}"
+            )
+        missing = needed - set(model_prompt_sets(config, model))
+        if missing:
+            raise ConfigError(
+                f"config key quality.models: model {model!r} renders no {sorted(missing)}, which "
+                "per-seed quality needs; add them to its prompt_sets or drop it from quality.models"
+            )
+    for name, features in config["features"].items():
+        weights = features["weights"]
+        if weights not in ("tiny", "clean-fid", "hub") and not Path(weights).exists():
+            raise ConfigError(
+                f"config key features.{name}.weights: {weights} does not exist; give the path of "
+                "a local copy of the weights, or 'tiny' / the default to fetch them"
+            )
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

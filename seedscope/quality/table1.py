@@ -102,3 +102,36 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
         f"\\begin{{tabular}}{{{'l' * len(table.columns)}}}\n\\toprule\n{header}\n\\midrule\n"
         f"{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n"
     )
+
+
+def random_vs_golden(
+    tables: Callable[[], Iterable[FeatureTable]],
+    prompt_ids: list[str],
+    seeds: list[int],
+    golden: list[int],
+    metric: Callable,
+    settings: dict,
+    bootstrap: dict,
+) -> list[dict]:
+    """Rows of Table 1 for one (model, prompt set, metric): random seeds, then golden seeds.
+
+    ``tables`` returns a fresh iterator over the set's feature tables (they are streamed, not
+    held in memory). An empty golden set gives a row with NaN values rather than no row.
+    """
+    rows = []
+    for name, pool in (("random", seeds), ("golden", golden)):
+        if not pool:
+            rows.append(
+                {
+                    "seeds": name,
+                    "pool": 0,
+                    "value": float("nan"),
+                    "lo": float("nan"),
+                    "hi": float("nan"),
+                }
+            )
+            continue
+        assignments = draw_seeds(len(prompt_ids), pool, settings["draws"], settings["seed"])
+        composed = compose(tables(), prompt_ids, assignments)
+        rows.append({"seeds": name, "pool": len(pool), **score_draws(composed, metric, bootstrap)})
+    return rows

@@ -1,0 +1,29 @@
+"""Golden and inferior seeds of one model, and how per-seed quality carries over to set 2."""
+
+import pandas as pd
+
+from seedscope.jobs import start_job
+from seedscope.quality.golden import generalisation, golden_and_inferior
+
+p = snakemake.params
+log = start_job(snakemake, f"golden seeds of {snakemake.wildcards.model}")
+main = pd.read_csv(snakemake.input.main)
+golden, inferior = golden_and_inferior(main, p.golden["metrics"], p.golden["top_k"])
+tags = pd.DataFrame(
+    [{"seed": s, "tag": "golden"} for s in golden]
+    + [{"seed": s, "tag": "inferior"} for s in inferior]
+)
+tags.to_csv(snakemake.output.seeds, index=False)
+log.info("%d golden seeds %s, %d inferior %s", len(golden), golden, len(inferior), inferior)
+if hasattr(snakemake.input, "second"):
+    summary = generalisation(
+        main,
+        pd.read_csv(snakemake.input.second),
+        p.golden["metrics"],
+        p.golden["top_k"],
+        p.bootstrap,
+    )
+else:
+    summary = pd.DataFrame()
+summary.to_csv(snakemake.output.generalisation, index=False, float_format="%.4f")
+log.info("generalisation:\n%s", summary.to_string())

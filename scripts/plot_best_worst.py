@@ -1,0 +1,24 @@
+"""Paper fig. 5: one model's top and bottom seeds by FID, on a few prompts."""
+
+import json
+
+import pandas as pd
+
+from seedscope.jobs import start_job
+from seedscope.quality.figures import plot_best_worst
+
+p = snakemake.params
+log = start_job(snakemake, f"figure {snakemake.output.png}")
+with open(snakemake.input.prompts) as rows:
+    prompts = [json.loads(line) for line in rows if line.strip()][: p.fig5["prompts"]]
+plot_best_worst(
+    pd.read_csv(snakemake.input.table),
+    list(snakemake.input.shards),
+    prompts,
+    snakemake.wildcards.model,
+    snakemake.output.pdf,
+    snakemake.output.png,
+    n_seeds=p.fig5["seeds"],
+    dpi=p.plots["dpi"],
+    font_size=p.plots["font_size"],
+)

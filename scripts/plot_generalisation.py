@@ -1,0 +1,34 @@
+"""Figs 6 and 7: per-seed FID or HPS on prompt set 1 vs set 2, one panel per model."""
+
+import pandas as pd
+
+from seedscope.jobs import start_job
+from seedscope.quality.figures import plot_set_vs_set
+
+p = snakemake.params
+metric = p.metric
+log = start_job(snakemake, f"figure {snakemake.output.png}")
+pairs, correlations, golden = {}, {}, {}
+for model, first, second, summary, tags in zip(
+    p.models,
+    snakemake.input.first,
+    snakemake.input.second,
+    snakemake.input.generalisation,
+    snakemake.input.golden,
+    strict=True,
+):
+    pairs[model] = pd.read_csv(first).merge(pd.read_csv(second), on="seed", suffixes=("_1", "_2"))
+    correlations[model] = pd.read_csv(summary)
+    seeds = pd.read_csv(tags)
+    golden[model] = seeds.loc[seeds.tag == "golden", "seed"].tolist()
+plot_set_vs_set(
+    pairs,
+    correlations,
+    metric,
+    tuple(p.sets),
+    snakemake.output.pdf,
+    snakemake.output.png,
+    golden,
+    dpi=p.plots["dpi"],
+    font_size=p.plots["font_size"],
+)
