@@ -1,0 +1,76 @@
+"""One interface for every feature extractor: load by name from the ``features:`` config.
+
+An extractor is called as ``extractor(images, prompts)`` with HxWx3 uint8 arrays and their
+prompt texts and returns an (N, D) float32 array (Inception: pool3 features, D = 2048; HPS: the
+score, D = 1). ``extractor.meta`` names it, its version and its weights (file and sha256) and D;
+it goes into every feature table's metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from seedscope.errors import FeatureError
+
+EXTRACTORS = ("inception", "hps")
+
+
+class Extractor(Protocol):
+    """What :func:`load_extractor` returns."""
+
+    name: str
+    dim: int
+    batch_size: int
+    needs_prompts: bool
+    meta: dict[str, Any]
+
+    def __call__(
+        self, images: Sequence[np.ndarray], prompts: Sequence[str] | None = None
+    ) -> np.ndarray: ...
+
+
+def load_extractor(
+    name: str,
+    settings: dict[str, Any],
+    device: str | torch.device = "cpu",
+    weights: str | Path | None = None,
+) -> Extractor:
+    """Load extractor ``name`` (``inception`` or ``hps``) from its ``features.<name>`` settings.
+
+    ``weights``, when given, is the folder of a tiny extractor built by a rule (or any local
+    weights) and overrides ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is
+    required. ``device`` is a torch device name (resolve ``auto`` before).
+    """
+    if name not in EXTRACTORS:
+        raise FeatureError(f"unknown feature extractor {name!r}; use one of {EXTRACTORS}")
+    chosen = settings.get("weights")
+    if weights is not None:
+        chosen = weights
+    elif chosen == "tiny":
+        raise FeatureError(
+            f"features.{name}.weights is 'tiny' but no tiny extractor folder was given; "
+            f"build one with seedscope.tiny.extractors.build_tiny_extractor({name!r}, folder) "
+            "(the workflow's rule does) and pass it as weights"
+        )
+    if name == "inception":
+        from seedscope.features.inception import load_inception
+
+        return load_inception(
+            chosen or "clean-fid",
+            weights_dir=settings.get("weights_dir"),
+            device=device,
+            batch_size=settings.get("batch_size", 64),
+        )
+    from seedscope.features.hps import load_hps
+
+    return load_hps(
+        settings.get("version", "v2.1"),
+        chosen or "hub",
+        device=device,
+        batch_size=settings.get("batch_size", 32),
+    )

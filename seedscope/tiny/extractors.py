@@ -1,0 +1,121 @@
+"""Tiny feature extractors (Inception for FID/KID, an open_clip CLIP for HPS) built from config.
+
+Weights are random with a fixed initialisation seed, so the same seed gives the same extractor
+on every machine. Each is saved to a folder with a ``config.json`` and read back by the loaders
+of :mod:`seedscope.features` that load the real weights:
+
+- ``inception``: a small Inception-shaped CNN (299x299 input in [0, 255], ``(x - 128) / 128``
+  like clean-fid's Inception, strided convolutions with ReLU, a 1x1 projection to ``dim``
+  channels without ReLU, so that no feature is constantly zero, and a global average pool like
+  pool3) saved as safetensors; it runs behind clean-fid's own resize.
+- ``hps``: open_clip's ``CLIP`` with the ViT-H-14 config overridden by a tiny one, saved as
+  ``{"state_dict": ...}`` like the HPS v2 checkpoints and loaded by ``open_clip.create_model``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from seedscope.errors import FeatureError
+
+FORMAT = "seedscope-tiny-extractor/1"
+TINY_EXTRACTORS = ("inception", "hps")
+CONFIG_FILE = "config.json"
+
+TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
+TINY_INCEPTION_FILE = "tiny_inception.safetensors"
+
+# FACTS.md: this CLIP builds offline (1.7 M parameters); the tokenizer is ViT-H-14's.
+TINY_HPS_ARCH = {
+    "base": "ViT-H-14",
+    "overrides": {
+        "embed_dim": 32,
+        "vision_cfg": {
+            "image_size": 64,
+            "layers": 2,
+            "width": 32,
+            "patch_size": 16,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 77,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 2,
+        },
+    },
+}
+TINY_HPS_FILE = "HPS_tiny_compressed.pt"
+
+
+class TinyInception(nn.Module):
+    """An Inception-shaped CNN: clean-fid's 299x299 [0, 255] input -> ``dim`` pooled features."""
+
+    def __init__(self, channels: list[int], dim: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for i, c_out in enumerate(channels):
+            stride = 4 if i == 0 else 2
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU()]
+            c_in = c_out
+        layers += [nn.Conv2d(c_in, dim, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.layers = nn.Sequential(*layers)
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a batch already resized to 299x299 (values in [0, 255])."""
+        if tuple(x.shape[2:]) != (299, 299):
+            raise ValueError(f"expected 299x299 input (clean-fid's resize), got {tuple(x.shape)}")
+        return self.layers((x - 128) / 128)
+
+
+def read_tiny_config(folder: str | Path, name: str) -> dict[str, Any]:
+    """The ``config.json`` of a tiny extractor folder, checked to be extractor ``name``."""
+    path = Path(folder) / CONFIG_FILE
+    fix = f"delete {folder} and rerun the workflow (the rule that builds tiny extractors)"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise FeatureError(f"tiny extractor config {path} is unreadable ({err}); {fix}") from err
+    if config.get("format") != FORMAT or config.get("extractor") != name:
+        raise FeatureError(
+            f"{path} is not a tiny {name} extractor (format {config.get('format')!r}, "
+            f"extractor {config.get('extractor')!r}); {fix}"
+        )
+    return config
+
+
+def build_tiny_extractor(name: str, folder: str | Path, seed: int = 0) -> Path:
+    """Build tiny extractor ``name`` (``inception`` or ``hps``) and save it to ``folder``.
+
+    The weights come from ``torch.manual_seed(seed)``; returns the folder, which
+    :func:`seedscope.features.extractors.load_extractor` loads with ``weights="tiny"``.
+    """
+    if name not in TINY_EXTRACTORS:
+        raise ValueError(f"unknown tiny extractor {name!r}; choose one of {TINY_EXTRACTORS}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)  # model initialisation only
+    if name == "inception":
+        from safetensors.torch import save_file
+
+        arch, weights = TINY_INCEPTION_ARCH, TINY_INCEPTION_FILE
+        model = TinyInception(**arch)
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, folder / weights)
+    else:
+        import open_clip
+
+        arch, weights = TINY_HPS_ARCH, TINY_HPS_FILE
+        model = open_clip.create_model(arch["base"], pretrained=None, **arch["overrides"])
+        torch.save({"state_dict": model.state_dict()}, folder / weights)
+    config = {"format": FORMAT, "extractor": name, "seed": seed, "arch": arch, "weights": weights}
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
