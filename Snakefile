@@ -18,6 +18,8 @@ include: "rules/generate.smk"
 include: "rules/seedswap.smk"
 include: "rules/summary.smk"
 include: "rules/classifier.smk"
+include: "rules/features.smk"
+include: "rules/quality.smk"
 
 
 rule all:
@@ -28,3 +30,4 @@ rule all:
         seed_swap_outputs(),
         f"{RUN}/tables/run_summary.csv",
         classifier_outputs(),
+        quality_outputs(),

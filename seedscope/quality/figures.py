@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from seedscope.shards import ShardReader, image_key  # noqa: E402
 
@@ -52,9 +55,9 @@ def plot_best_worst(
             ax.set_yticks([])
             if r == 0:
                 kind = "best" if c < len(best) else "worst"
-                title = f"{kind}: seed {seed}\n{metric.upper()} {value[seed]:.2f}"
+                title = f"{kind}: seed {seed}\n{metric.upper()} {value[seed]:.4g}"
                 ax.set_title(title, fontsize=font_size - 1)
-        axes[r][0].set_ylabel(prompt["text"][:28], fontsize=font_size - 2)
+        axes[r][0].set_ylabel(textwrap.fill(prompt["text"][:48], 16), fontsize=font_size - 2)
     fig.suptitle(
         f"{model}: top-{n_seeds} and bottom-{n_seeds} seeds by {metric.upper()}",
         fontsize=font_size + 1,
@@ -101,6 +104,8 @@ def plot_set_vs_set(
         ax.set_xlabel(f"{METRIC_LABELS[metric]}, {sets[0]}", fontsize=font_size)
         ax.set_ylabel(f"{METRIC_LABELS[metric]}, {sets[1]}", fontsize=font_size)
         ax.tick_params(labelsize=font_size - 1)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         ax.legend(fontsize=font_size - 2, loc="best")
     fig.tight_layout()
     fig.savefig(pdf)

@@ -1,0 +1,343 @@
+# Per-seed quality (paper section 4.2): FID, KID and HPS per seed with bootstrap CIs, golden and
+# inferior seeds, figs 5-7, Table 1, and the seed bank.
+QUALITY = config["quality"]
+QUALITY_CATEGORY = "4. Seed quality"
+
+
+def perseed_block_input(wildcards):
+    extractor = EXTRACTOR_OF[wildcards.metric]
+    block = f"seeds-{wildcards.first}-{wildcards.last}"
+    inputs = {
+        "features": f"{RUN}/features/{extractor}/{wildcards.model}/{wildcards.set}/{block}.npz",
+        "prompts": f"{RUN}/prompts/{wildcards.set}.jsonl",
+    }
+    if wildcards.metric == "fid":
+        inputs["reference"] = f"{RUN}/reference/inception/{wildcards.set}.npz"
+    return inputs
+
+
+def perseed_blocks(metric, model, prompt_set):
+    return [
+        f"{RUN}/quality/{metric}/{model}/{prompt_set}/{block_name(first, last)}.npz"
+        for first, last in seed_blocks(config)
+    ]
+
+
+def perseed_table_input(wildcards):
+    """Block files of the metrics scored on this set: FID/KID where Inception runs, HPS where HPS."""
+    sets = quality_sets(config)
+    groups = {"fid": "inception", "hps": "hps"}
+    return {
+        metric: perseed_blocks(metric, wildcards.model, wildcards.set)
+        for metric, extractor in groups.items()
+        if wildcards.set in sets[extractor]
+    }
+
+
+def perseed_table(model, prompt_set):
+    return f"{RUN}/tables/perseed_{model}_{prompt_set}.csv"
+
+
+def golden_input(wildcards):
+    inputs = {"main": perseed_table(wildcards.model, QUALITY["fid_set"])}
+    if QUALITY["generalisation_set"]:
+        inputs["second"] = perseed_table(wildcards.model, QUALITY["generalisation_set"])
+    return inputs
+
+
+def scored_sets():
+    """Every prompt set with a per-seed table (the union of the extractors' sets)."""
+    return list(
+        dict.fromkeys(s for names in quality_sets(config).values() for s in names)
+    )
+
+
+def table1_jobs():
+    """One entry per (model, prompt set, metric) row pair of Table 1, with its input files."""
+    jobs = []
+    for model in quality_models(config):
+        for metric, sets in (
+            ("fid", QUALITY["table1"]["fid_sets"]),
+            ("hps", QUALITY["table1"]["hps_sets"]),
+        ):
+            for prompt_set in sets:
+                extractor = EXTRACTOR_OF[metric]
+                jobs.append(
+                    {
+                        "model": model,
+                        "set": prompt_set,
+                        "metric": metric,
+                        "tables": feature_tables(extractor, model, prompt_set),
+                        "prompts": f"{RUN}/prompts/{prompt_set}.jsonl",
+                        "golden": f"{RUN}/tables/golden_{model}.csv",
+                        "reference": (
+                            f"{RUN}/reference/inception/{prompt_set}.npz"
+                            if metric == "fid"
+                            else None
+                        ),
+                    }
+                )
+    return jobs
+
+
+def table1_input(wildcards):
+    files = []
+    for job in table1_jobs():
+        files += job["tables"] + [job["prompts"], job["golden"]]
+        files += [job["reference"]] if job["reference"] else []
+    return sorted(set(files))
+
+
+def generalisation_input(wildcards):
+    models = quality_models(config)
+    return {
+        "first": [perseed_table(m, QUALITY["fid_set"]) for m in models],
+        "second": [perseed_table(m, QUALITY["generalisation_set"]) for m in models],
+        "generalisation": [f"{RUN}/tables/generalisation_{m}.csv" for m in models],
+        "golden": [f"{RUN}/tables/golden_{m}.csv" for m in models],
+    }
+
+
+def quality_outputs():
+    """Every per-seed table, figure, Table 1 and seed bank of the run."""
+    models = quality_models(config)
+    if not models:
+        return []
+    outputs = [perseed_table(m, s) for m in models for s in scored_sets()]
+    outputs += [f"{RUN}/figures/fig5_best_worst_seeds_{m}.png" for m in models]
+    outputs += [f"{RUN}/seedbank/{m}.json" for m in models]
+    if QUALITY["generalisation_set"]:
+        outputs += [
+            f"{RUN}/figures/fig6_fid_generalisation.png",
+            f"{RUN}/figures/fig7_hps_generalisation.png",
+        ]
+    if table1_jobs():
+        outputs.append(f"{RUN}/tables/table1_random_vs_golden.csv")
+    return outputs
+
+
+rule perseed_block:
+    input:
+        unpack(perseed_block_input),
+    output:
+        f"{RUN}/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.npz",
+    log:
+        f"{RUN}/logs/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+    conda:
+        "../envs/features.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=GPU if QUALITY["device"] != "cpu" else 0,
+        mem_mb=32000,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    params:
+        bootstrap=canonical(QUALITY["bootstrap"]),
+        hps_prompts=lambda wildcards: (
+            QUALITY["hps_prompts"] if wildcards.metric == "hps" else None
+        ),
+        device=QUALITY["device"],
+    script:
+        "../scripts/perseed_block.py"
+
+
+rule perseed_table:
+    input:
+        unpack(perseed_table_input),
+    output:
+        table=report(
+            f"{RUN}/tables/perseed_{{model}}_{{set}}.csv",
+            caption="../report/perseed_table.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Per-seed tables",
+        ),
+    log:
+        f"{RUN}/logs/quality/perseed_{{model}}_{{set}}.log",
+    conda:
+        "../envs/features.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        bootstrap=canonical(QUALITY["bootstrap"]),
+    script:
+        "../scripts/perseed_table.py"
+
+
+rule golden_seeds:
+    input:
+        unpack(golden_input),
+    output:
+        seeds=report(
+            f"{RUN}/tables/golden_{{model}}.csv",
+            caption="../report/golden_seeds.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Golden and inferior seeds",
+        ),
+        generalisation=report(
+            f"{RUN}/tables/generalisation_{{model}}.csv",
+            caption="../report/generalisation.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Generalisation (figs 6-7)",
+        ),
+    log:
+        f"{RUN}/logs/quality/golden_{{model}}.log",
+    conda:
+        "../envs/features.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        golden=canonical(QUALITY["golden"]),
+        bootstrap=canonical(QUALITY["bootstrap"]),
+    script:
+        "../scripts/golden_seeds.py"
+
+
+rule table1:
+    input:
+        table1_input,
+    output:
+        csv=report(
+            f"{RUN}/tables/table1_random_vs_golden.csv",
+            caption="../report/table1.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Random vs golden seeds (Table 1)",
+        ),
+        md=f"{RUN}/tables/table1_random_vs_golden.md",
+        tex=f"{RUN}/tables/table1_random_vs_golden.tex",
+    log:
+        f"{RUN}/logs/quality/table1.log",
+    benchmark:
+        f"{RUN}/benchmarks/quality/table1.tsv"
+    conda:
+        "../envs/features.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=GPU if QUALITY["device"] != "cpu" else 0,
+        mem_mb=64000,
+        runtime=lambda wildcards, attempt: 4 * 60 * attempt,
+    params:
+        jobs=table1_jobs(),
+        seeds=seed_list(),
+        table1=canonical(QUALITY["table1"]),
+        bootstrap=canonical(QUALITY["bootstrap"]),
+        hps_prompts=QUALITY["hps_prompts"],
+        device=QUALITY["device"],
+    script:
+        "../scripts/table1.py"
+
+
+rule fig5_best_worst_seeds:
+    input:
+        table=lambda wildcards: perseed_table(wildcards.model, QUALITY["fid_set"]),
+        shards=lambda wildcards: [
+            f"{RUN}/images/{wildcards.model}/{QUALITY['fid_set']}/{block_name(f, l)}.tar"
+            for f, l in seed_blocks(config)
+        ],
+        prompts=f"{RUN}/prompts/{QUALITY['fid_set']}.jsonl",
+    output:
+        pdf=f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.pdf",
+        png=report(
+            f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.png",
+            caption="../report/fig5_best_worst_seeds.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Best and worst seeds (fig. 5)",
+        ),
+    log:
+        f"{RUN}/logs/plots/fig5_best_worst_seeds_{{model}}.log",
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        fig5=canonical(QUALITY["fig5"]),
+        plots=canonical(config["plots"]),
+    script:
+        "../scripts/plot_best_worst.py"
+
+
+rule fig6_fid_generalisation:
+    input:
+        unpack(generalisation_input),
+    output:
+        pdf=f"{RUN}/figures/fig6_fid_generalisation.pdf",
+        png=report(
+            f"{RUN}/figures/fig6_fid_generalisation.png",
+            caption="../report/fig6_fid_generalisation.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Generalisation (figs 6-7)",
+        ),
+    log:
+        f"{RUN}/logs/plots/fig6_fid_generalisation.log",
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        metric="fid",
+        models=quality_models(config),
+        sets=[QUALITY["fid_set"], QUALITY["generalisation_set"]],
+        plots=canonical(config["plots"]),
+    script:
+        "../scripts/plot_generalisation.py"
+
+
+rule fig7_hps_generalisation:
+    input:
+        unpack(generalisation_input),
+    output:
+        pdf=f"{RUN}/figures/fig7_hps_generalisation.pdf",
+        png=report(
+            f"{RUN}/figures/fig7_hps_generalisation.png",
+            caption="../report/fig7_hps_generalisation.rst",
+            category=QUALITY_CATEGORY,
+            subcategory="Generalisation (figs 6-7)",
+        ),
+    log:
+        f"{RUN}/logs/plots/fig7_hps_generalisation.log",
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        metric="hps",
+        models=quality_models(config),
+        sets=[QUALITY["fid_set"], QUALITY["generalisation_set"]],
+        plots=canonical(config["plots"]),
+    script:
+        "../scripts/plot_generalisation.py"
+
+
+rule seedbank:
+    input:
+        tables=lambda wildcards: [
+            perseed_table(wildcards.model, s) for s in scored_sets()
+        ],
+        golden=f"{RUN}/tables/golden_{{model}}.csv",
+    output:
+        bank=f"{RUN}/seedbank/{{model}}.json",
+    log:
+        f"{RUN}/logs/seedbank/{{model}}.log",
+    conda:
+        "../envs/features.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=lambda wildcards: canonical(config["models"][wildcards.model]),
+        sets=scored_sets(),
+        fid_set=QUALITY["fid_set"],
+        golden=canonical(QUALITY["golden"]),
+    script:
+        "../scripts/seedbank.py"
