@@ -2,6 +2,7 @@
 
 import functools
 import json
+import platform
 import signal
 import subprocess
 import sys
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from seedscope.generate import Item, PromptEmbeddings, render_batch, render_shard, rerender
+from seedscope.generate import (
+    Item,
+    PromptEmbeddings,
+    render_batch,
+    render_shard,
+    rerender,
+    tune_allocator,
+)
 from seedscope.models import load_pipeline
 from seedscope.shards import ShardReader, verify
 
@@ -75,14 +83,17 @@ KILLABLE = textwrap.dedent(
     torch.set_num_threads(1)
     from seedscope.generate import render_shard
     from seedscope.models import load_pipeline
-    spec, prompts, shard, delay = json.loads(sys.argv[1])
+    spec, prompts, shard, delay, *fast = json.loads(sys.argv[1])
     pipe = load_pipeline("sd2", spec, "cpu")
     if delay:  # slow each pipeline call down so that a kill lands mid-shard
         import time
         call = type(pipe).__call__
         type(pipe).__call__ = lambda self, *a, **k: (time.sleep(delay), call(self, *a, **k))[1]
-    summary = render_shard(pipe, "sd2", spec, "t", prompts, list(range(8)), shard, chunk_size=4)
-    print(json.dumps(summary))
+    summary = render_shard(
+        pipe, "sd2", spec, "t", prompts, list(range(8)), shard, chunk_size=4, fast=fast != [False]
+    )
+    import seedscope.generate
+    print(json.dumps(summary | {"allocator_tuned": seedscope.generate._allocator_tuned}))
     """
 )
 
@@ -148,3 +159,47 @@ def test_batch_size_changes_images_only_within_tolerance(pipe_and_spec, tmp_path
     for entry in a.entries:
         diff = np.abs(np.asarray(a.image(entry.key), int) - np.asarray(b.image(entry.key), int))
         assert diff.max() <= MAX_LEVELS and (diff > 0).mean() <= MAX_FRACTION
+
+
+def test_negative_prompt_is_encoded_once_and_gives_the_same_tensors(pipe_and_spec, monkeypatch):
+    pipe, _, _ = pipe_and_spec
+    calls = []
+    encode = pipe.encode_prompt
+
+    @functools.wraps(encode)  # keeps the signature that tells the pipeline family
+    def spy(*args, **kwargs):
+        calls.append("negative_prompt_embeds" in kwargs)
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(pipe, "encode_prompt", spy)
+    cached = PromptEmbeddings(pipe, "blurry", guidance=7.5)
+    plain = PromptEmbeddings(pipe, "blurry", guidance=7.5, capacity=0)
+    texts = ["a red dog", "a blue cat", "an apple"]
+    fast_embeds = [cached.get(t) for t in texts]
+    assert calls == [False, True, True]
+    for text, fast in zip(texts, fast_embeds, strict=True):
+        slow = plain.get(text)
+        assert fast.keys() == slow.keys()
+        assert all(torch.equal(fast[k], slow[k]) for k in fast)
+
+
+def test_allocator_tuning_is_idempotent():
+    first = tune_allocator()
+    assert tune_allocator() is first
+    if sys.platform.startswith("linux") and "glibc" in " ".join(platform.libc_ver()):
+        assert first
+
+
+def test_allocator_tuning_changes_no_byte(tiny_models, tmp_path):
+    """The fast path (allocator tuned) in one process, the plain path (untuned) in another."""
+    spec = model_spec("sd2", tiny_models["sd2"], batch_size=3)
+    shards = {fast: tmp_path / str(fast) / "s.tar" for fast in (True, False)}
+    jobs = {
+        fast: run_generation([spec, PROMPTS[:2], str(shards[fast]), 0, fast]) for fast in shards
+    }
+    tuned = {
+        fast: json.loads(job.communicate(timeout=300)[0])["allocator_tuned"]
+        for fast, job in jobs.items()
+    }
+    assert tuned[False] is None and tuned[True] == tune_allocator()
+    assert shards[True].read_bytes() == shards[False].read_bytes()
