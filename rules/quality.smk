@@ -1,7 +1,6 @@
 # Per-seed quality (paper section 4.2): FID, KID and HPS per seed with bootstrap CIs, golden and
 # inferior seeds, figs 5-7, Table 1, and the seed bank.
 QUALITY = config["quality"]
-QUALITY_CATEGORY = "4. Seed quality"
 
 
 def perseed_block_input(wildcards):
@@ -149,7 +148,7 @@ rule perseed_table:
         table=report(
             f"{RUN}/tables/perseed_{{model}}_{{set}}.csv",
             caption="../report/perseed_table.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Per-seed tables",
         ),
     log:
@@ -173,13 +172,13 @@ rule golden_seeds:
         seeds=report(
             f"{RUN}/tables/golden_{{model}}.csv",
             caption="../report/golden_seeds.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Golden and inferior seeds",
         ),
         generalisation=report(
             f"{RUN}/tables/generalisation_{{model}}.csv",
             caption="../report/generalisation.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Generalisation (figs 6-7)",
         ),
     log:
@@ -204,7 +203,7 @@ rule table1:
         csv=report(
             f"{RUN}/tables/table1_random_vs_golden.csv",
             caption="../report/table1.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Random vs golden seeds (Table 1)",
         ),
         md=f"{RUN}/tables/table1_random_vs_golden.md",
@@ -244,7 +243,7 @@ rule fig5_best_worst_seeds:
         png=report(
             f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.png",
             caption="../report/fig5_best_worst_seeds.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Best and worst seeds (fig. 5)",
         ),
     log:
@@ -270,7 +269,7 @@ rule fig6_fid_generalisation:
         png=report(
             f"{RUN}/figures/fig6_fid_generalisation.png",
             caption="../report/fig6_fid_generalisation.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Generalisation (figs 6-7)",
         ),
     log:
@@ -298,7 +297,7 @@ rule fig7_hps_generalisation:
         png=report(
             f"{RUN}/figures/fig7_hps_generalisation.png",
             caption="../report/fig7_hps_generalisation.rst",
-            category=QUALITY_CATEGORY,
+            category="4. Seed quality",
             subcategory="Generalisation (figs 6-7)",
         ),
     log:

@@ -13,7 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seedscope.config import classifier_models, model_prompt_sets, prompt_set_sizes, seed_blocks
+from seedscope.config import (
+    classifier_models,
+    model_prompt_sets,
+    prompt_set_sizes,
+    quality_models,
+    quality_sets,
+    seed_blocks,
+)
 
 # FLOPs per UNet forward at 512 px, batch 1 (torch FlopCounterMode on the architectures of
 # seedscope.architectures), and of one SD-VAE decode at 512 px (FACTS.md). They scale with pixels.
@@ -29,8 +36,12 @@ CAPTION_TFLOP = 9.7
 # 512-byte headers/paddings and the JSON metadata (~2 KB).
 PNG_BYTES_PER_PIXEL = 1.5
 TAR_AND_JSON_BYTES = 3584
-# Inception pool3 (2048 float32) + HPS/CLIP image embedding (1024 float32) per image.
-FEATURE_BYTES = (2048 + 1024) * 4
+# Feature-table bytes per image: Inception pool3 (2048 float32), an HPS score (1 float32), and
+# per row its key, prompt id and seed (about 80 bytes, uncompressed npz).
+FEATURE_BYTES = {"inception": 2048 * 4 + 80, "hps": 4 + 80}
+# FLOPs per image of the extractors: Inception-v3 at 299 px (5.7 GMAC), and HPS's ViT-H-14 image
+# tower at 224 px (about 162 GMAC) plus its text tower (about 6 GMAC per prompt).
+EXTRACTOR_TFLOP = {"inception": 0.0114, "hps": 0.336}
 
 
 def job_counts(config: dict[str, Any]) -> dict[str, int]:
@@ -60,9 +71,53 @@ def job_counts(config: dict[str, Any]) -> dict[str, int]:
         "train_classifier": len(classifier_models(config)),
         "evaluate_classifier": len(classifier_models(config)),
         "gradcam_classifier": len(classifier_models(config)),
+        **quality_job_counts(config),
         "all": 1,
     }
     return {rule: n for rule, n in counts.items() if n}
+
+
+def quality_job_counts(config: dict[str, Any]) -> dict[str, int]:
+    """Jobs of the feature and per-seed quality stages (rules/features.smk, rules/quality.smk)."""
+    models = quality_models(config)
+    if not models:
+        return {}
+    blocks = len(seed_blocks(config))
+    sets = quality_sets(config)
+    q = config["quality"]
+    extractors = [name for name, names in sets.items() if names]
+    scored = set().union(*sets.values())
+    table1_rows = len(q["table1"]["fid_sets"]) + len(q["table1"]["hps_sets"])
+    return {
+        "tiny_extractor": sum(config["features"][e]["weights"] == "tiny" for e in extractors),
+        "extract_features": len(models) * blocks * sum(len(n) for n in sets.values()),
+        "reference_features": len(sets["inception"]),
+        "perseed_block": len(models) * blocks * sum(len(n) for n in sets.values()),
+        "perseed_table": len(models) * len(scored),
+        "golden_seeds": len(models),
+        "fig5_best_worst_seeds": len(models),
+        "fig6_fid_generalisation": int(bool(q["generalisation_set"])),
+        "fig7_hps_generalisation": int(bool(q["generalisation_set"])),
+        "table1": int(table1_rows > 0),
+        "seedbank": len(models),
+    }
+
+
+def feature_cost(config: dict[str, Any]) -> dict[str, float]:
+    """Feature-table bytes and extraction GPU-hours (FLOP estimate) of the quality stage."""
+    sizes = prompt_set_sizes(config)
+    seeds = config["seeds"]["count"]
+    models = quality_models(config)
+    images = {
+        name: len(models) * seeds * sum(sizes[s] for s in names)
+        for name, names in quality_sets(config).items()
+    }
+    return {
+        "bytes": sum(images[n] * FEATURE_BYTES[n] for n in images),
+        "gpu_hours": sum(
+            images[n] * EXTRACTOR_TFLOP[n] / (PEAK_TFLOPS * ASSUMED_MFU) / 3600 for n in images
+        ),
+    }
 
 
 def _calibrated_seconds(calibration: dict, model: str, spec: dict) -> float | None:
@@ -123,11 +178,11 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
         models[model] = {
             "images": images,
             "shard_bytes": images * (pixels * PNG_BYTES_PER_PIXEL + TAR_AND_JSON_BYTES),
-            "feature_bytes": images * FEATURE_BYTES,
             "generation_gpu_hours": images * seconds / 3600,
             "seconds_per_image": seconds,
             "cost_source": source,
         }
+    features = feature_cost(config)
     captions = config["coco"]["n_images"] if job_counts(config).get("coco_captions") else 0
     caption_hours = captions * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
     return {
@@ -139,12 +194,13 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
         "totals": {
             "images": sum(m["images"] for m in models.values()),
             "shard_bytes": sum(m["shard_bytes"] for m in models.values()),
-            "feature_bytes": sum(m["feature_bytes"] for m in models.values()),
+            "feature_bytes": features["bytes"],
             "gpu_hours": {
                 "captioning": caption_hours,
                 "classifier": classifier_cost(config)["hours_per_model"]
                 * len(classifier_models(config)),
                 "generation": sum(m["generation_gpu_hours"] for m in models.values()),
+                "features": features["gpu_hours"],
             },
         },
     }
@@ -165,12 +221,12 @@ def format_plan(plan: dict[str, Any]) -> str:
         "",
         "jobs per rule:",
     ]
-    lines += [f"  {rule:<18} {n:>7,}" for rule, n in plan["jobs"].items()]
-    lines += [f"  {'total':<18} {sum(plan['jobs'].values()):>7,}", "", "per model:"]
+    lines += [f"  {rule:<24} {n:>7,}" for rule, n in plan["jobs"].items()]
+    lines += [f"  {'total':<24} {sum(plan['jobs'].values()):>7,}", "", "per model:"]
     for model, m in plan["models"].items():
         lines.append(
             f"  {model:<12} {m['images']:>12,} images  shards {_size(m['shard_bytes']):>9}  "
-            f"features {_size(m['feature_bytes']):>9}  {m['generation_gpu_hours']:>9,.1f} GPU-h"
+            f"{m['generation_gpu_hours']:>9,.1f} GPU-h"
             f"  ({m['cost_source']})"
         )
     t = plan["totals"]
@@ -180,7 +236,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"total: {t['images']:,} images, shards {_size(t['shard_bytes'])}, "
         f"features {_size(t['feature_bytes'])}",
         f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}, "
-        f"seed classifier {hours['classifier']:,.1f}",
+        f"features {hours['features']:,.1f}, seed classifier {hours['classifier']:,.1f}",
     ]
     return "\n".join(lines)
 

@@ -118,13 +118,29 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     grown = write_config(tmp_path / "grown.yaml", **{"seeds.count": 48})
     result = snakemake("-n", "--configfile", str(grown), cwd=demo)
     # 2 models x 4 sets, one new block, and what reads every shard: the summary and classifiers
-    assert planned_jobs(result) == {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(2)
+    expected = {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(2)
+    expected |= QUALITY(models=2, extract=10)  # 5 (set, extractor) pairs x 2 models, 1 block
+    assert planned_jobs(result) == expected
     assert "seeds-0032-0047" in result.stdout and "seeds-0000-0015.tar\n" not in result.stdout
 
 
 def CLASSIFIERS(models: int) -> dict[str, int]:  # noqa: N802 - reads like a constant
     """The classifier jobs of ``models`` models."""
     return {"train_classifier": models, "evaluate_classifier": models, "gradcam_classifier": models}
+
+
+def QUALITY(models: int, extract: int = 0, figures: bool = True) -> dict[str, int]:  # noqa: N802
+    """The per-seed quality jobs downstream of ``extract`` new feature tables of ``models`` models.
+
+    In the demo, Inception runs on coco1 and coco2 and HPS on coco1, coco2 and parti (3 per-seed
+    tables per model); figs 6-7 and Table 1 pool every model.
+    """
+    jobs = {"extract_features": extract, "perseed_block": extract}
+    jobs |= {"perseed_table": 3 * models, "golden_seeds": models, "seedbank": models}
+    if figures:
+        jobs |= {"fig5_best_worst_seeds": models}
+        jobs |= {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1, "table1": 1}
+    return {rule: n for rule, n in jobs.items() if n}
 
 
 RERUNS = {
@@ -136,13 +152,14 @@ RERUNS = {
     ),
     "change sdxl-turbo's guidance": (
         {"models.sdxl-turbo.guidance": 1.5},
-        {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(1),
+        {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(1) | QUALITY(1, extract=10),
         "/sdxl-turbo/",
     ),
     "change sd2's steps (seed swap uses sd2)": (
         {"models.sd2.steps": 12},
         {"generate": 8, "seed_swap": 1, "plot_seed_swap": 1, "run_summary": 1, "all": 1}
-        | CLASSIFIERS(1),
+        | CLASSIFIERS(1)
+        | QUALITY(1, extract=10),
         "/sd2/",
     ),
     "change the seed-swap prompts": (
@@ -150,10 +167,19 @@ RERUNS = {
         {"seed_swap": 1, "plot_seed_swap": 1, "all": 1},
         None,
     ),
-    "change a plotting option": ({"plots.dpi": 100}, {"plot_seed_swap": 1, "all": 1}, None),
+    "change a plotting option": (
+        {"plots.dpi": 100},
+        {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "all": 1}
+        | {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1},
+        None,
+    ),
     "change a parti sample": (
         {"prompt_sets.parti.sample_seed": 7},
-        {"prompt_set": 1, "generate": 4, "run_summary": 1, "all": 1} | CLASSIFIERS(2),
+        {"prompt_set": 1, "generate": 4, "run_summary": 1, "all": 1}
+        | CLASSIFIERS(2)
+        # parti has HPS only and chooses no golden seeds: its tables, Table 1, the seed banks
+        | {"extract_features": 4, "perseed_block": 4, "perseed_table": 2, "table1": 1}
+        | {"seedbank": 2},
         "/parti/",
     ),
     "change the classifier backbone": (
@@ -164,6 +190,23 @@ RERUNS = {
     "change the Grad-CAM seeds": (
         {"classifier.gradcam.seeds": [4, 5]},
         {"gradcam_classifier": 2, "all": 1},
+        None,
+    ),
+    "change an HPS setting": (
+        {"features.hps.batch_size": 32},
+        # HPS on coco1, coco2, parti x 2 blocks x 2 models; no Inception or reference job
+        {"all": 1} | QUALITY(2, extract=12),
+        None,
+    ),
+    "change the golden top-k": (
+        {"quality.golden.top_k": 6},
+        {"golden_seeds": 2, "seedbank": 2, "table1": 1, "all": 1}
+        | {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1},
+        None,
+    ),
+    "change the bootstrap": (
+        {"quality.bootstrap.resamples": 50},
+        {"perseed_block": 20, "all": 1} | QUALITY(2),
         None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
@@ -224,6 +267,10 @@ def test_paper_dry_run_counts_jobs_quickly(tmp_path):
     assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
     assert jobs["plot_seed_swap"] == 1
     assert jobs["train_classifier"] == 2  # one per model, each with a GPU and a cost estimate
+    # one extraction job per shard per extractor: Inception on coco1 and coco2, HPS on coco1,
+    # coco2 and parti, 64 blocks x 2 models; one per-seed job per feature table
+    assert jobs["extract_features"] == jobs["perseed_block"] == 64 * 2 * (2 + 3)
+    assert jobs["reference_features"] == 2 and jobs["table1"] == 1 and jobs["seedbank"] == 2
     estimates = [line for line in result.stdout.splitlines() if "seed classifier (1 GPU" in line]
     assert len(estimates) == 2 and all(
         "images per epoch" in e and "GPU-hours" in e for e in estimates
