@@ -1,24 +1,36 @@
 """Generation throughput: the naive loop, idiomatic batched diffusers, and the seedscope engine.
 
-All three render the same (prompts x seeds) workload in one run and save every image as PNG:
+All ways render the same workload (``--prompts`` prompts x one block of ``--seeds`` seeds) and
+save every image as PNG at the same zlib level (``--png-compress-level``):
 
-  naive      one ``pipe(prompt, generator=torch.Generator().manual_seed(s))`` call per image,
-             PNG saved in line (what a user writes first);
-  batched    idiomatic diffusers: per prompt, one call with the prompt repeated and a list of
-             generators, one per seed (``--batched-batch`` images per call), PNGs saved in line;
-  engine     ``seedscope.generate.render_shard`` as the generation rule runs it: precomputed
-             prompt embeddings, batches across prompts and seeds, PNG encoding overlapped on
-             background threads, the shard and its manifest written.
+  naive                one ``pipe(prompt, generator=torch.Generator().manual_seed(s))`` call per
+                       image, PNG saved in line (what a user writes first);
+  batched              idiomatic diffusers: per prompt, calls with the prompt repeated and a list
+                       of generators, ``--batched-batch`` images per call (default: the whole seed
+                       block, the batch a user picks), PNGs saved in line;
+  engine               ``seedscope.generate.render_shard`` as the generation rule runs it, at the
+                       engine's configured batch ``--batch`` (across prompts and seeds), writing
+                       a real shard and its manifest;
+  engine_same_batch    the engine at the idiomatic way's batch size (where its gain comes from
+                       when the batch is the same);
+  batched_tuned_alloc  idiomatic diffusers in a process whose allocator the engine's
+                       ``tune_allocator`` has set (how much of the gain is that setting).
+
+Each way runs in its own worker process (so the engine's process-wide allocator setting cannot
+speed up the baselines), warmed up once, then timed in interleaved rounds (way 1, way 2, ...,
+way 1, ...) so that background load hits all of them alike; the best round of ``--repeats``
+counts. Only one worker runs at a time.
 
 CPU (default): tiny models built from config at 64 px. GPU: ``--full`` builds full-size
 SD 2.0-base and SDXL-Turbo architectures with random weights at 512 px, and adds the UNet's
-achieved TFLOP/s and MFU against a bf16 matmul peak measured on the same device.
+achieved TFLOP/s and MFU against a matmul peak measured on the same device in the same dtype.
 
-    python benchmarks/bench_generation.py                      # CPU, tiny models
-    python benchmarks/bench_generation.py --full --device cuda # GPU, full-size architectures
+    python benchmarks/bench_generation.py                                # CPU, tiny models
+    python benchmarks/bench_generation.py --full --device cuda --dtype bfloat16 --batch 16
 
-Writes ``<out>/generation.json``, ``generation.csv``, ``generation.md`` and ``calibration.json``
-(per-image seconds per model and device, read by ``seedscope plan``).
+Writes ``<out>/generation.json`` (with every round's time), ``generation.csv``,
+``generation.md`` and ``calibration.json`` (seconds per image per model and device, read by
+``seedscope plan --calibration``).
 """
 
 from __future__ import annotations
@@ -27,15 +39,19 @@ import argparse
 import csv
 import io
 import json
+import os
 import platform
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 
-from seedscope.generate import render_shard, seed_generator
+from seedscope.generate import render_shard, seed_generator, tune_allocator
 from seedscope.models import configure_scheduler
+from seedscope.shards import manifest_path
 
 MODELS = {
     # name: (tiny kind, full kind, pipeline, steps, guidance, scheduler)
@@ -56,6 +72,8 @@ MODELS = {
         {"name": "euler_ancestral", "timestep_spacing": "trailing"},
     ),
 }
+WAYS = ("naive", "batched", "engine", "engine_same_batch", "batched_tuned_alloc")
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 def _sync(device: str) -> None:
@@ -63,13 +81,13 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _png(image) -> bytes:
+def _png(image, compress_level: int) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
-def naive(pipe, prompts, seeds, spec) -> None:
+def naive(pipe, prompts, seeds, spec, png_level: int) -> None:
     """One call per image; each PNG saved before the next image starts."""
     for prompt in prompts:
         for seed in seeds:
@@ -81,11 +99,11 @@ def naive(pipe, prompts, seeds, spec) -> None:
                 width=spec["resolution"],
                 generator=torch.Generator().manual_seed(seed),
             ).images[0]
-            _png(image)
+            _png(image, png_level)
 
 
-def batched(pipe, prompts, seeds, spec, batch: int) -> None:
-    """Idiomatic diffusers: a list of prompts and a list of generators per call."""
+def batched(pipe, prompts, seeds, spec, batch: int, png_level: int) -> None:
+    """Idiomatic diffusers: the prompt repeated and a list of generators per call."""
     for prompt in prompts:
         for start in range(0, len(seeds), batch):
             chunk = seeds[start : start + batch]
@@ -98,13 +116,13 @@ def batched(pipe, prompts, seeds, spec, batch: int) -> None:
                 generator=[seed_generator(s) for s in chunk],
             ).images
             for image in images:
-                _png(image)
+                _png(image, png_level)
 
 
-def engine(pipe, prompts, seeds, spec, workdir: Path, encoder_threads: int) -> None:
-    """The generation rule's engine, writing a real shard."""
+def engine(pipe, prompts, seeds, spec, workdir: Path, encoder_threads: int, png_level: int):
+    """The generation rule's engine, writing a real shard (removed afterwards)."""
     rows = [{"id": f"bench-{i:05d}", "text": p} for i, p in enumerate(prompts)]
-    shard = workdir / f"engine-{time.monotonic_ns()}.tar"
+    shard = workdir / f"engine-{os.getpid()}-{time.monotonic_ns()}.tar"
     render_shard(
         pipe,
         "bench",
@@ -114,40 +132,33 @@ def engine(pipe, prompts, seeds, spec, workdir: Path, encoder_threads: int) -> N
         seeds,
         shard,
         chunk_size=len(rows) * len(seeds),
+        png_compress_level=png_level,
         encoder_threads=encoder_threads,
     )
+    shard.unlink()
+    manifest_path(shard).unlink()
 
 
 def timed(fn, device: str, repeats: int) -> float:
     """Best wall time of ``repeats`` runs (after the caller's warm-up)."""
-    return min(timed_rounds({"fn": fn}, device, repeats)["fn"])
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
-def timed_rounds(ways: dict, device: str, rounds: int) -> dict[str, list[float]]:
-    """Wall times of each way, interleaved round by round so background load hits all alike."""
-    times: dict[str, list[float]] = {way: [] for way in ways}
-    for _ in range(rounds):
-        for way, fn in ways.items():
-            _sync(device)
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            times[way].append(time.perf_counter() - start)
-    return times
-
-
-def matmul_peak_tflops(device: str, dtype=torch.bfloat16, n: int = 8192, iters: int = 50) -> float:
-    """Dense matmul TFLOP/s measured on ``device`` (the denominator of MFU)."""
+def matmul_peak_tflops(device: str, dtype=torch.bfloat16) -> float:
+    """Dense matmul TFLOP/s measured on ``device`` in ``dtype`` (the denominator of MFU)."""
+    n, iters = (8192, 50) if device.startswith("cuda") else (1024, 5)
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
+    for _ in range(2):
         a @ b
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        a @ b
-    _sync(device)
-    return 2 * n**3 * iters / (time.perf_counter() - start) / 1e12
+    return 2 * n**3 * iters / timed(lambda: [a @ b for _ in range(iters)], device, 3) / 1e12
 
 
 def unet_mfu(pipe, spec, device: str, batch: int, peak: float, iters: int = 10) -> dict:
@@ -166,8 +177,9 @@ def unet_mfu(pipe, spec, device: str, batch: int, peak: float, iters: int = 10) 
     return {"unet_tflop_per_forward": flops / 1e12, "unet_tflops": achieved, "mfu": achieved / peak}
 
 
-def load(name: str, args, workdir: Path):
-    tiny_kind, full_kind, pipeline, steps, guidance, scheduler = MODELS[name]
+def model_spec(name: str, args, workdir: Path) -> dict:
+    """The config entry the engine gets; builds the tiny weights (once, in the parent)."""
+    tiny_kind, _, pipeline, steps, guidance, scheduler = MODELS[name]
     spec = {
         "pipeline": pipeline,
         "steps": args.steps or steps,
@@ -176,41 +188,109 @@ def load(name: str, args, workdir: Path):
         "resolution": args.resolution or (512 if args.full else 64),
         "batch_size": args.batch,
         "negative_prompt": "",
+        "dtype": args.dtype,
     }
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[
-        args.dtype
-    ]
-    if args.full:
-        from seedscope.architectures import build_full_pipeline
-
-        pipe = build_full_pipeline(full_kind, args.device, dtype)
-    else:
-        from seedscope.models import load_pipeline
+    if not args.full:
         from seedscope.tiny.diffusion import build_tiny_pipeline
 
         spec["weights"] = str(build_tiny_pipeline(tiny_kind, workdir / tiny_kind))
-        pipe = load_pipeline(name, spec | {"dtype": args.dtype}, args.device)
+    return spec
+
+
+def load(name: str, spec: dict, args):
+    """The pipeline: full-size architecture with random weights, or the saved tiny model."""
+    if args.full:
+        from seedscope.architectures import build_full_pipeline
+
+        pipe = build_full_pipeline(MODELS[name][1], args.device, DTYPES[args.dtype])
+    else:
+        from seedscope.models import load_pipeline
+
+        pipe = load_pipeline(name, spec, args.device)
     configure_scheduler(pipe, spec["scheduler"])
-    return pipe, spec
+    return pipe
 
 
-def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[int], peak) -> dict:
-    """Time the three ways on one model; returns one result row."""
-    pipe, spec = load(name, args, workdir)
-    n = len(prompts) * len(seeds)
-    ways = {
-        "naive": lambda: naive(pipe, prompts, seeds, spec),
-        "batched": lambda: batched(pipe, prompts, seeds, spec, args.batched_batch),
-        "engine": lambda: engine(pipe, prompts, seeds, spec, workdir, args.encoder_threads),
-    }
-    engine(pipe, prompts[:1], seeds[: args.batch], spec, workdir, args.encoder_threads)  # warm-up
-    rounds = timed_rounds(ways, args.device, args.repeats)
-    seconds = {way: min(times) for way, times in rounds.items()}
+# --- worker processes: one per way, holding its pipeline between rounds -------------------
+
+_WORKER: dict = {}
+
+
+def _worker_setup(name: str, way: str, spec: dict, args, workdir, prompts, seeds) -> dict:
+    torch.set_num_threads(args.threads)
+    if way == "batched_tuned_alloc":
+        tune_allocator()
+    pipe = load(name, spec, args)
+    level, batch = args.png_compress_level, args.batched_batch
+    engine_spec = spec | {"batch_size": batch if way == "engine_same_batch" else args.batch}
+
+    def way_fn(p, s):
+        if way == "naive":
+            return naive(pipe, p, s, spec, level)
+        if way in ("batched", "batched_tuned_alloc"):
+            return batched(pipe, p, s, spec, batch, level)
+        return engine(pipe, p, s, engine_spec, Path(workdir), args.encoder_threads, level)
+
+    # Warm-up at the shapes the rounds use: the whole workload for the engine (it is the
+    # fastest way), one call for the idiomatic ways, one image for the naive loop.
+    if way.startswith("engine"):
+        way_fn(prompts, seeds)
+    else:
+        way_fn(prompts[:1], seeds[: 1 if way == "naive" else batch])
+    _WORKER.update(pipe=pipe, spec=spec, args=args, run=lambda: way_fn(prompts, seeds))
     cuda = args.device.startswith("cuda")
+    return {
+        "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
+        "allocator_tuned": tune_allocator() if way.startswith("engine") else None,
+    }
+
+
+def _worker_round() -> float:
+    device = _WORKER["args"].device
+    _sync(device)
+    start = time.perf_counter()
+    _WORKER["run"]()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()  # idle workers hold no activations while another one runs
+    return seconds
+
+
+def _worker_mfu() -> dict:
+    pipe, spec, args = _WORKER["pipe"], _WORKER["spec"], _WORKER["args"]
+    peak = matmul_peak_tflops(args.device, DTYPES[args.dtype])
+    return {"matmul_peak_tflops": peak} | unet_mfu(pipe, spec, args.device, args.batch, peak)
+
+
+def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[int]) -> dict:
+    """Time every requested way on one model; returns one result row."""
+    spec = model_spec(name, args, workdir)
+    context = get_context("spawn")
+    workers = {way: ProcessPoolExecutor(1, mp_context=context) for way in args.ways}
+    try:
+        setups = {
+            way: pool.submit(_worker_setup, name, way, spec, args, str(workdir), prompts, seeds)
+            for way, pool in workers.items()
+        }
+        info = {way: future.result() for way, future in setups.items()}
+        rounds: dict[str, list[float]] = {way: [] for way in args.ways}
+        for _ in range(args.repeats):
+            for way, pool in workers.items():
+                rounds[way].append(pool.submit(_worker_round).result())
+        mfu_way = next((w for w in ("engine", "engine_same_batch") if w in workers), None)
+        measure_mfu = mfu_way and (args.mfu or args.device.startswith("cuda"))
+        mfu = workers[mfu_way].submit(_worker_mfu).result() if measure_mfu else {}
+    finally:
+        for pool in workers.values():
+            pool.shutdown(cancel_futures=True)
+    n = len(prompts) * len(seeds)
+    seconds = {way: min(times) for way, times in rounds.items()}
+    first = next(iter(info.values()))
     row = {
         "model": name,
         "architecture": "full" if args.full else "tiny",
-        "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
+        "device": first["device"],
         "threads": args.threads,
         "dtype": args.dtype,
         "resolution": spec["resolution"],
@@ -218,48 +298,75 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
         "images": n,
         "engine_batch": args.batch,
         "batched_batch": args.batched_batch,
+        "png_compress_level": args.png_compress_level,
+        "encoder_threads": args.encoder_threads,
+        "allocator_tuned": next(
+            (i["allocator_tuned"] for w, i in info.items() if w.startswith("engine")), None
+        ),
     }
-    for way, s in seconds.items():
-        row[f"{way}_img_per_s"] = n / s
-    row["engine_vs_naive"] = seconds["naive"] / seconds["engine"]
-    row["engine_vs_batched"] = seconds["batched"] / seconds["engine"]
-    row["engine_s_per_image"] = seconds["engine"] / n
-    if peak:
-        row |= {"matmul_peak_tflops": peak} | unet_mfu(pipe, spec, args.device, args.batch, peak)
-    return row
+    row |= {f"{way}_img_per_s": n / s for way, s in seconds.items()}
+    ratios = {
+        "engine_vs_naive": ("naive", "engine"),
+        "engine_vs_batched": ("batched", "engine"),
+        "engine_same_batch_vs_batched": ("batched", "engine_same_batch"),
+        "engine_vs_batched_tuned_alloc": ("batched_tuned_alloc", "engine"),
+    }
+    for key, (slow, fast) in ratios.items():
+        if slow in seconds and fast in seconds:
+            row[key] = seconds[slow] / seconds[fast]
+    if "engine" in seconds:
+        row["engine_s_per_image"] = seconds["engine"] / n
+    row["rounds_s"] = rounds
+    return row | mfu
 
 
 def run(args) -> list[dict]:
     """Benchmark every requested model; prints and returns one row per model."""
-    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     objects = ("dog", "red apple", "blue car", "wooden chair")
     prompts = [f"a photo of a {obj}" for obj in objects][: args.prompts]
     prompts += [f"a photo of object number {i}" for i in range(len(prompts), args.prompts)]
     seeds = list(range(args.seeds))
-    peak = matmul_peak_tflops(args.device) if args.device.startswith("cuda") else None
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
-            results.append(bench_model(name, args, Path(tmp), prompts, seeds, peak))
+            results.append(bench_model(name, args, Path(tmp), prompts, seeds))
             print(json.dumps(results[-1]), flush=True)
     return results
+
+
+def _cell(row: dict, key: str, fmt: str, suffix: str = "") -> str:
+    return format(row[key], fmt) + suffix if key in row else "-"
 
 
 def write(results: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "generation.json").write_text(json.dumps(results, indent=2))
+    flat = [{k: v for k, v in r.items() if k != "rounds_s"} for r in results]
     with open(out / "generation.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=sorted({k for r in results for k in r}))
+        writer = csv.DictWriter(handle, fieldnames=sorted({k for r in flat for k in r}))
         writer.writeheader()
-        writer.writerows(results)
-    header = ["model", "device", "px", "steps", "naive img/s", "batched img/s", "engine img/s"]
-    header += ["engine/naive", "engine/batched", "UNet TFLOP/s", "MFU"]
+        writer.writerows(flat)
+    header = ["model", "device", "px", "steps", "batches (engine/idiomatic)", "naive img/s"]
+    header += ["batched img/s", "engine img/s", "engine/naive", "engine/batched"]
+    header += ["UNet TFLOP/s", "MFU"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in results:
         cells = [f"{r['model']} ({r['architecture']})", r["device"], r["resolution"], r["steps"]]
-        cells += [f"{r[f'{way}_img_per_s']:.1f}" for way in ("naive", "batched", "engine")]
-        cells += [f"{r['engine_vs_naive']:.2f}x", f"{r['engine_vs_batched']:.2f}x"]
-        cells += [f"{r['unet_tflops']:.0f}", f"{r['mfu']:.0%}"] if "mfu" in r else ["-", "-"]
+        cells += [f"{r['engine_batch']}/{r['batched_batch']}"]
+        cells += [_cell(r, f"{way}_img_per_s", ".1f") for way in ("naive", "batched", "engine")]
+        cells += [_cell(r, key, ".2f", "x") for key in ("engine_vs_naive", "engine_vs_batched")]
+        cells += [_cell(r, "unet_tflops", ".1f"), _cell(r, "mfu", ".0%")]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    header = ["model", "engine @ idiomatic batch img/s", "vs batched"]
+    header += ["batched + engine allocator img/s", "engine vs that"]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for r in results:
+        cells = [r["model"], _cell(r, "engine_same_batch_img_per_s", ".1f")]
+        cells += [_cell(r, "engine_same_batch_vs_batched", ".2f", "x")]
+        cells += [_cell(r, "batched_tuned_alloc_img_per_s", ".1f")]
+        cells += [_cell(r, "engine_vs_batched_tuned_alloc", ".2f", "x")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     (out / "generation.md").write_text("\n".join(lines) + "\n")
     calibration = {
@@ -268,38 +375,47 @@ def write(results: list[dict], out: Path) -> None:
             "architecture": r["architecture"],
             "resolution": r["resolution"],
             "steps": r["steps"],
+            "dtype": r["dtype"],
+            "batch": r["engine_batch"],
             "seconds_per_image": r["engine_s_per_image"],
         }
         for r in results
+        if "engine_s_per_image" in r
     }
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
     print("\n".join(lines))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--full", action="store_true", help="full-size architectures (GPU)")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--prompts", type=int, default=4)
-    parser.add_argument("--seeds", type=int, default=16, help="seeds per prompt (one seed block)")
-    parser.add_argument(
-        "--batch", type=int, default=32, help="engine batch (across prompts and seeds)"
-    )
-    parser.add_argument(
-        "--batched-batch", type=int, default=8, help="images per idiomatic diffusers call"
-    )
-    parser.add_argument("--steps", type=int, help="default: 20 for sd2, 1 for sdxl-turbo")
-    parser.add_argument("--resolution", type=int, help="default: 64 tiny, 512 full")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--encoder-threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; best is kept")
-    parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
-    args = parser.parse_args()
-    write(run(args), args.out)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--full", action="store_true", help="full-size architectures (GPU)")
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--ways", nargs="+", default=list(WAYS), choices=list(WAYS))
+    p.add_argument("--prompts", type=int, default=4)
+    p.add_argument("--seeds", type=int, default=16, help="seeds per prompt (one seed block)")
+    p.add_argument("--batch", type=int, default=64, help="engine batch (across prompts and seeds)")
+    p.add_argument("--batched-batch", type=int, help="images per idiomatic call (default: --seeds)")
+    p.add_argument("--steps", type=int, help="default: 20 for sd2, 1 for sdxl-turbo")
+    p.add_argument("--resolution", type=int, help="default: 64 tiny, 512 full")
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    p.add_argument("--threads", type=int, default=2, help="torch threads of every way")
+    p.add_argument("--encoder-threads", type=int, default=2)
+    p.add_argument("--png-compress-level", type=int, default=6, help="zlib level, every way")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds; best is kept")
+    p.add_argument("--mfu", action="store_true", help="UNet MFU on CPU too (always on GPU)")
+    p.add_argument("--out", type=Path, default=Path("results/benchmarks"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parser().parse_args(argv)
+    args.batched_batch = args.batched_batch or args.seeds
+    results = run(args)
+    write(results, args.out)
+    return results
 
 
 if __name__ == "__main__":

@@ -102,6 +102,13 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
     if kind not in FULL_KINDS:
         raise ValueError(f"unknown architecture {kind!r}; choose one of {FULL_KINDS}")
     tokenizer = _tiny_tokenizer()
+    # Schedulers are built outside the device context: they keep their tables on the CPU
+    # (EulerAncestral converts them with numpy, which fails on a CUDA or meta tensor).
+    scheduler = _sd_scheduler()
+    if kind == "sdxl-turbo":
+        scheduler = EulerAncestralDiscreteScheduler.from_config(
+            scheduler.config, timestep_spacing="trailing"
+        )
     with torch.device(device):
         if kind == "sd2-base":
             pipe = StableDiffusionPipeline(
@@ -109,7 +116,7 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
                 text_encoder=_text_encoder(OPENCLIP_H_TEXT),
                 tokenizer=tokenizer,
                 unet=UNet2DConditionModel(**SD2_UNET),
-                scheduler=_sd_scheduler(),
+                scheduler=scheduler,
                 safety_checker=None,
                 feature_extractor=None,
                 requires_safety_checker=False,
@@ -124,9 +131,7 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
                 tokenizer=tokenizer,
                 tokenizer_2=tokenizer,
                 unet=UNet2DConditionModel(**SDXL_UNET),
-                scheduler=EulerAncestralDiscreteScheduler.from_config(
-                    _sd_scheduler().config, timestep_spacing="trailing"
-                ),
+                scheduler=scheduler,
             )
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device=device, dtype=dtype)

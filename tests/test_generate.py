@@ -1,6 +1,7 @@
 """The generation engine: reproducible images, batch independence, resuming a killed job."""
 
 import functools
+import io
 import json
 import platform
 import signal
@@ -12,7 +13,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from seedscope.config import load_config
 from seedscope.generate import (
     Item,
     PromptEmbeddings,
@@ -22,9 +25,13 @@ from seedscope.generate import (
     tune_allocator,
 )
 from seedscope.models import load_pipeline
-from seedscope.shards import ShardReader, verify
+from seedscope.plan import load_calibration, make_plan
+from seedscope.shards import ShardReader, encode_png, verify
 
-from conftest import model_spec
+from conftest import REPO, model_spec
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_generation import WAYS  # noqa: E402
 
 PROMPTS = [
     {"id": f"t-{i:05d}", "text": t} for i, t in enumerate(["a red dog", "a blue cat", "an apple"])
@@ -203,3 +210,61 @@ def test_allocator_tuning_changes_no_byte(tiny_models, tmp_path):
     }
     assert tuned[False] is None and tuned[True] == tune_allocator()
     assert shards[True].read_bytes() == shards[False].read_bytes()
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (5, 7, 3), (1, 1, 3), (9, 4), (6, 6, 1), (6, 6, 4)])
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_png_round_trips_every_pixel(shape, level):
+    pixels = np.random.default_rng(sum(shape) + level).integers(0, 256, shape, dtype=np.uint8)
+    png = encode_png(pixels, level)
+    Image.open(io.BytesIO(png)).verify()  # signature, chunk CRCs
+    decoded = np.asarray(Image.open(io.BytesIO(png)))
+    assert np.array_equal(decoded.reshape(shape), pixels)
+    assert encode_png(pixels.copy(), level) == png  # deterministic
+
+
+def test_png_of_a_rendered_image_is_smaller_at_higher_levels(pipe_and_spec):
+    pipe, spec, _ = pipe_and_spec
+    emb = PromptEmbeddings(pipe, "", spec["guidance"])
+    image = render_batch(pipe, emb, [Item("t-0", "a red dog", 3)], spec)[0]
+    sizes = [len(encode_png(image, level)) for level in (0, 1, 9)]
+    assert sizes[0] > sizes[1] >= sizes[2]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(image, 1)))), image)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 5), np.uint8), np.zeros((0, 4, 3))]
+)
+def test_png_rejects_what_it_cannot_store_losslessly(bad):
+    with pytest.raises(ValueError):
+        encode_png(bad)
+
+
+def test_benchmark_runs_and_its_calibration_feeds_the_plan(tmp_path):
+    """One command, every way in its own worker process; ``seedscope plan`` reads the result."""
+    out = tmp_path / "bench"
+    args = ["--models", "sdxl-turbo", "--prompts", "2", "--seeds", "2", "--batch", "4"]
+    args += ["--repeats", "1", "--threads", "1", "--encoder-threads", "1", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_generation.py"), *args],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+    (row,) = json.loads((out / "generation.json").read_text())
+    assert {f"{way}_img_per_s" for way in WAYS} <= row.keys()
+    assert row["batched_batch"] == 2 and row["engine_batch"] == 4 and row["allocator_tuned"]
+    assert all(len(times) == 1 for times in row["rounds_s"].values())
+    assert "engine @ idiomatic batch" in (out / "generation.md").read_text()
+    calibration = load_calibration(out / "calibration.json")
+    entry = calibration["sdxl-turbo"]
+    assert entry["architecture"] == "tiny" and entry["seconds_per_image"] > 0
+    config = load_config(REPO / "config.yaml")
+    plan = make_plan(config, calibration)["models"]["sdxl-turbo"]
+    assert plan["cost_source"].startswith("estimated")  # a tiny model's speed says nothing
+    spec = config["models"]["sdxl-turbo"]
+    full = {"sdxl-turbo": entry | {"architecture": "full", "device": "H100"}}
+    full["sdxl-turbo"] |= {"resolution": spec["resolution"], "steps": spec["steps"]}
+    plan = make_plan(config, full)["models"]["sdxl-turbo"]
+    assert plan["cost_source"] == "measured on H100"
+    assert plan["seconds_per_image"] == entry["seconds_per_image"]
