@@ -76,6 +76,30 @@ def test_demo_config_is_valid():
             lambda c: c["classifier"].update(gradcam={"seeds": [5000]}),
             ["classifier.gradcam.seeds", "5000"],
         ),
+        (
+            lambda c: c["quality"].update(fid_set="parti"),
+            ["config key quality", "'parti'", "COCO prompt set", "HPS only"],
+        ),
+        (
+            lambda c: c["quality"]["table1"].update(hps_sets=["partiprompts"]),
+            ["config key quality", "'partiprompts'", "choose from"],
+        ),
+        (
+            lambda c: (
+                c["models"]["sdxl-turbo"].update(prompt_sets=["coco1", "parti"]),
+                c["classifier"].update(models=["sd2"]),
+                c["quality"].update(models=["sd2", "sdxl-turbo"]),
+            ),
+            ["quality.models", "'sdxl-turbo'", "coco2"],
+        ),
+        (
+            lambda c: c["features"]["inception"].update(weights="/nowhere/inception.pt"),
+            ["features.inception.weights", "/nowhere/inception.pt", "local copy"],
+        ),
+        (
+            lambda c: c["quality"]["golden"].update(metrics=["fid", "clip"]),
+            ["quality.golden.metrics", "'clip'"],
+        ),
     ],
 )
 def test_bad_values_name_the_key(paper, mutate, expected):
