@@ -45,7 +45,8 @@ rule tiny_extractor:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         name=lambda wildcards: wildcards.extractor,
     script:
@@ -69,8 +70,10 @@ rule extract_features:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=16000,
-        runtime=lambda wildcards, attempt: 2 * 60 * attempt,
+        runtime=runtime_minutes(2 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         extractor=lambda wildcards: wildcards.extractor,
         settings=extractor_settings,
@@ -94,8 +97,10 @@ rule reference_features:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=16000,
-        runtime=lambda wildcards, attempt: 2 * 60 * attempt,
+        runtime=runtime_minutes(2 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         extractor=lambda wildcards: wildcards.extractor,
         settings=extractor_settings,

@@ -1,6 +1,8 @@
 # Per-seed quality (paper section 4.2): FID, KID and HPS per seed with bootstrap CIs, golden and
 # inferior seeds, figs 5-7, Table 1, and the seed bank.
 QUALITY = config["quality"]
+# per-seed statistics use a GPU where the run has one, unless quality.device is cpu
+QUALITY_GPU = GPU if QUALITY["device"] != "cpu" else 0
 
 
 def perseed_block_input(wildcards):
@@ -128,9 +130,11 @@ rule perseed_block:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU if QUALITY["device"] != "cpu" else 0,
-        mem_mb=32000,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        gpu=QUALITY_GPU,
+        gpu_model=gpu_model() if QUALITY_GPU else None,
+        mem_mb=16000,
+        runtime=runtime_minutes(60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         bootstrap=canonical(QUALITY["bootstrap"]),
         hps_prompts=lambda wildcards: (
@@ -158,7 +162,8 @@ rule perseed_table:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         bootstrap=canonical(QUALITY["bootstrap"]),
     script:
@@ -188,7 +193,8 @@ rule golden_seeds:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         golden=canonical(QUALITY["golden"]),
         bootstrap=canonical(QUALITY["bootstrap"]),
@@ -216,9 +222,11 @@ rule table1:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU if QUALITY["device"] != "cpu" else 0,
-        mem_mb=64000,
-        runtime=lambda wildcards, attempt: 4 * 60 * attempt,
+        gpu=QUALITY_GPU,
+        gpu_model=gpu_model() if QUALITY_GPU else None,
+        mem_mb=16000,
+        runtime=runtime_minutes(4 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         jobs=table1_jobs(),
         seeds=seed_list(),
@@ -253,7 +261,8 @@ rule fig5_best_worst_seeds:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         fig5=canonical(QUALITY["fig5"]),
         plots=canonical(config["plots"]),
@@ -279,7 +288,8 @@ rule fig6_fid_generalisation:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         metric="fid",
         models=quality_models(config),
@@ -307,7 +317,8 @@ rule fig7_hps_generalisation:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         metric="hps",
         models=quality_models(config),
@@ -332,7 +343,8 @@ rule seedbank:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
         sets=scored_sets(),
