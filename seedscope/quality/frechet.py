@@ -76,9 +76,17 @@ def reference_stats(features: np.ndarray, device: str = "auto") -> Reference:
     return Reference(mu, sigma, symmetric_sqrt(sigma), x, kernel_mean)
 
 
-def _trace_sqrt(y: torch.Tensor) -> torch.Tensor:
-    """Sum of the singular values of ``y`` via the smaller Gram matrix's eigenvalues."""
-    gram = y @ y.T if y.shape[0] < y.shape[1] else y.T @ y
+def _trace_sqrt(y: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """``tr sqrtm(R Y'Y R)`` = the sum of the singular values of ``Y R``.
+
+    Takes the eigenvalues of the smaller Gram matrix: ``(Y R)(Y R)'`` when there are fewer rows
+    than dimensions, else ``R (Y'Y) R`` (cheaper than forming ``Y R`` when rows outnumber them).
+    """
+    if y.shape[0] < y.shape[1]:
+        projected = y @ root
+        gram = projected @ projected.T
+    else:
+        gram = root @ (y.T @ y) @ root
     return torch.linalg.eigvalsh(gram).clamp(min=0).sqrt().sum()
 
 
@@ -106,7 +114,7 @@ def frechet_to_reference(
         rows = w > 0
         y = (x[rows] - mu) * (w[rows] / (n - 1)).sqrt()[:, None]
         trace_g = (y * y).sum()
-        trace_sqrt = _trace_sqrt(y @ reference.sqrt_sigma)
+        trace_sqrt = _trace_sqrt(y, reference.sqrt_sigma)
         diff = mu - reference.mu
         fid = diff @ diff + reference.trace + trace_g - 2 * trace_sqrt
         results.append(float(fid))
