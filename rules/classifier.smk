@@ -22,8 +22,10 @@ rule train_classifier:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=32000,
-        runtime=lambda wildcards, attempt: 24 * 60 * attempt,
+        runtime=runtime_minutes(24 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         settings=classifier_train_params(),
         seeds=seed_list(),
@@ -53,8 +55,10 @@ rule evaluate_classifier:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=16000,
-        runtime=120,
+        runtime=runtime_minutes(120),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         settings=classifier_train_params(),
         seeds=seed_list(),
@@ -82,7 +86,8 @@ rule gradcam_classifier:
     threads: config["threads"]
     resources:
         mem_mb=8000,
-        runtime=60,
+        runtime=runtime_minutes(60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         settings=classifier_train_params(),
         gradcam=canonical(config["classifier"]["gradcam"]),

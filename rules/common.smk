@@ -156,3 +156,63 @@ def classifier_outputs():
             f"{RUN}/figures/fig4_gradcam_{model}.png",
         )
     ]
+
+
+# -------------------------------------------------------------------------------------------------
+# Cluster resources and the jobs' environment (profiles/slurm; README "Running on a SLURM cluster")
+# -------------------------------------------------------------------------------------------------
+# Every rule declares mem_mb, runtime=runtime_minutes(<minutes>) and cpus_per_task (its threads);
+# a GPU rule also gpu=GPU and gpu_model=gpu_model(). The SLURM executor plugin turns these into
+# sbatch's --mem, -t, --cpus-per-task and --gpus=[<model>:]<n>; the partition and account come
+# from the command line or the profile, never from the workflow.
+
+import os
+import re
+
+from seedscope.errors import ConfigError
+
+# the GPU model names that the SLURM executor plugin accepts
+GPU_MODEL_NAME = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def runtime_minutes(minutes):
+    """A runtime resource: ``minutes`` on the first attempt, twice that on the second, ...
+
+    With ``retries`` in the profile, a job killed at its time limit is resubmitted with more
+    time (generation resumes from its last completed chunk).
+    """
+
+    def runtime(wildcards, attempt):
+        return minutes * attempt
+
+    return runtime
+
+
+def gpu_model(gpus=GPU):
+    """``cluster.gpu_model`` for a job of ``gpus`` GPUs; None (no gpu_model resource) otherwise.
+
+    None leaves the resource unset, so the plugin asks for ``--gpus=<n>`` (any model), or for no
+    GPU when ``gpus`` is 0: a model with 0 GPUs would become ``--gpus=<model>:0``. Rules whose
+    GPU count is not GPU pass theirs: ``gpu=N, gpu_model=gpu_model(N)``.
+    """
+    model = config["cluster"]["gpu_model"]
+    if not gpus or not model:
+        return None
+    if not GPU_MODEL_NAME.fullmatch(model):
+        raise ConfigError(
+            f"config key cluster.gpu_model: {model!r} is not a GPU model name the SLURM plugin "
+            "accepts (letters, digits, '_' and '.', as in the cluster's gres names, e.g. a100)"
+        )
+    return model
+
+
+# Jobs import seedscope from this checkout, also in conda environments that do not install it.
+# Snakemake puts the workflow folder on the job process's sys.path, and its script preamble
+# appends that sys.path to the script's (tests/test_envs.py checks this); PYTHONPATH also carries
+# the folder to shell commands, containers and sbatch jobs (the plugin submits with --export=ALL).
+# Inside conda environments Snakemake drops PYTHONPATH unless given
+# --conda-not-block-search-path-envvars.
+_search_path = [workflow.basedir, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(dict.fromkeys(p for p in _search_path if p))
+)

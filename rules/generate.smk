@@ -14,8 +14,10 @@ rule generate:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=16000,
-        runtime=lambda wildcards, attempt: 12 * 60 * attempt,
+        runtime=runtime_minutes(12 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
         generation=output_params("generation"),

@@ -8,7 +8,8 @@ rule tiny_model:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         kind=lambda wildcards: config["models"][wildcards.model]["tiny"],
     script:
@@ -25,7 +26,8 @@ rule tiny_captioner:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     script:
         "../scripts/build_tiny_captioner.py"
 

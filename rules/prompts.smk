@@ -9,7 +9,8 @@ rule coco_download:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=24 * 60,
+        runtime=runtime_minutes(24 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     script:
         "../scripts/download_coco.py"
 
@@ -24,7 +25,8 @@ rule coco_demo_images:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=5,
+        runtime=runtime_minutes(5),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         n_images=config["coco"]["n_images"],
         seed=config["coco"]["selection_seed"],
@@ -47,8 +49,10 @@ rule coco_captions:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=32000,
-        runtime=12 * 60,
+        runtime=runtime_minutes(12 * 60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         coco=canonical({k: v for k, v in config["coco"].items() if k != "parts"}),
         captioner=captioner_path(config),
@@ -69,7 +73,8 @@ rule prompt_set:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         spec=lambda wildcards: canonical(config["prompt_sets"][wildcards.set]),
         parts=lambda wildcards: coco_parts_param(wildcards.set),

@@ -18,8 +18,10 @@ rule seed_swap:
     threads: config["threads"]
     resources:
         gpu=GPU,
+        gpu_model=gpu_model(),
         mem_mb=16000,
-        runtime=60,
+        runtime=runtime_minutes(60),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         swap=canonical(config["seed_swap"]),
         model=seed_swap_model(),
@@ -47,7 +49,8 @@ rule plot_seed_swap:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         plots=canonical(config["plots"]),
     script:

@@ -14,7 +14,8 @@ rule run_summary:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=runtime_minutes(10),
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         benchmarks=all_generation_benchmarks(),
         gpu=bool(GPU),
