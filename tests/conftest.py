@@ -1,8 +1,12 @@
-"""Shared fixtures: tiny models built once per session, offline hub, fixed threads."""
+"""Shared fixtures: tiny models built once per session, the demo run once per session, offline hub,
+fixed threads."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "profiles" / "demo" / "demo.yaml"
 
 
 def model_spec(kind: str, weights: Path, **overrides) -> dict:
@@ -55,3 +60,25 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {kind: build_tiny_pipeline(kind, root / kind) for kind in ("sd2", "sdxl-turbo")}
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The demo DAG, run locally once per session in a fresh folder (its run time in ``seconds``).
+
+    test_workflow checks and reruns against it; test_slurm compares a SLURM run with it.
+    """
+    root = tmp_path_factory.mktemp("demo")
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root)]
+    start = time.perf_counter()
+    result = subprocess.run(
+        [*command, "--configfile", str(DEMO), "--cores", "2"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert result.returncode == 0, (
+        f"the demo failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+    (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
+    return root

@@ -1,4 +1,7 @@
-"""The workflow end to end: the demo DAG, dry runs of the paper config, bad input, lint."""
+"""The workflow end to end: the demo DAG, dry runs of the paper config, bad input, lint.
+
+The demo runs once per session (the ``demo`` fixture in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ import yaml
 
 from seedscope.shards import ShardReader, verify
 
-from conftest import REPO
-
-DEMO = REPO / "profiles" / "demo" / "demo.yaml"
+from conftest import DEMO, REPO
 
 
 def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -74,16 +75,6 @@ def write_config(path: Path, base: Path = DEMO, **changes) -> Path:
         node[leaf] = value
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """The demo DAG, run once for this module in a fresh folder."""
-    root = tmp_path_factory.mktemp("demo")
-    start = time.perf_counter()
-    snakemake("--configfile", str(DEMO), "--cores", "2", cwd=root)
-    (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
-    return root
 
 
 @pytest.mark.slow
