@@ -5,9 +5,9 @@ save every image as PNG at the same zlib level (``--png-compress-level``):
 
   naive                one ``pipe(prompt, generator=torch.Generator().manual_seed(s))`` call per
                        image, PNG saved in line (what a user writes first);
-  batched              idiomatic diffusers: per prompt, calls with the prompt repeated and a list
-                       of generators, ``--batched-batch`` images per call (default: the whole seed
-                       block, the batch a user picks), PNGs saved in line;
+  batched              idiomatic diffusers: a list of prompts and a list of generators per call,
+                       ``--batched-batch`` images per call, prompt-major (default: the whole seed
+                       block, one prompt repeated: the batch a user picks), PNGs saved in line;
   engine               ``seedscope.generate.render_shard`` as the generation rule runs it, at the
                        engine's configured batch ``--batch`` (across prompts and seeds), writing
                        a real shard and its manifest;
@@ -73,6 +73,12 @@ MODELS = {
     ),
 }
 WAYS = ("naive", "batched", "engine", "engine_same_batch", "batched_tuned_alloc")
+# The engine's configured batch on the CPU (tiny models, 64 px, 2 threads): the fastest of
+# 16/32/64 measured with this benchmark's sweep (``--batch auto``). SD2 is UNet-bound and gains
+# up to the whole 64-image workload; SDXL-Turbo's time is mostly the VAE decode, which is
+# fastest at 32. ``--full`` defaults to ``auto``.
+CPU_BATCH = {"sd2": 64, "sdxl-turbo": 32}
+AUTO_CANDIDATES = (4, 8, 16, 32, 64, 128)
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
@@ -103,20 +109,24 @@ def naive(pipe, prompts, seeds, spec, png_level: int) -> None:
 
 
 def batched(pipe, prompts, seeds, spec, batch: int, png_level: int) -> None:
-    """Idiomatic diffusers: the prompt repeated and a list of generators per call."""
-    for prompt in prompts:
-        for start in range(0, len(seeds), batch):
-            chunk = seeds[start : start + batch]
-            images = pipe(
-                [prompt] * len(chunk),
-                num_inference_steps=spec["steps"],
-                guidance_scale=spec["guidance"],
-                height=spec["resolution"],
-                width=spec["resolution"],
-                generator=[seed_generator(s) for s in chunk],
-            ).images
-            for image in images:
-                _png(image, png_level)
+    """Idiomatic diffusers: a list of prompts and a list of generators per call.
+
+    Prompt-major, ``batch`` images per call: with ``batch`` at most the seed block, each call
+    repeats one prompt (``[prompt] * batch``); larger batches span several prompts.
+    """
+    pairs = [(prompt, seed) for prompt in prompts for seed in seeds]
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        images = pipe(
+            [prompt for prompt, _ in chunk],
+            num_inference_steps=spec["steps"],
+            guidance_scale=spec["guidance"],
+            height=spec["resolution"],
+            width=spec["resolution"],
+            generator=[seed_generator(seed) for _, seed in chunk],
+        ).images
+        for image in images:
+            _png(image, png_level)
 
 
 def engine(pipe, prompts, seeds, spec, workdir: Path, encoder_threads: int, png_level: int):
@@ -177,6 +187,16 @@ def unet_mfu(pipe, spec, device: str, batch: int, peak: float, iters: int = 10) 
     return {"unet_tflop_per_forward": flops / 1e12, "unet_tflops": achieved, "mfu": achieved / peak}
 
 
+def engine_batch(args, name: str) -> int | str:
+    """The engine batch ``--batch`` gives ``name``: a number, or ``auto``."""
+    chosen: int | str = "auto" if args.full else CPU_BATCH[name]
+    for token in args.batch or ():
+        model, _, value = token.rpartition("=")
+        if model in ("", name):
+            chosen = value if value == "auto" else int(value)
+    return chosen
+
+
 def model_spec(name: str, args, workdir: Path) -> dict:
     """The config entry the engine gets; builds the tiny weights (once, in the parent)."""
     tiny_kind, _, pipeline, steps, guidance, scheduler = MODELS[name]
@@ -186,7 +206,7 @@ def model_spec(name: str, args, workdir: Path) -> dict:
         "guidance": guidance,
         "scheduler": scheduler | {"eta": 0.0},
         "resolution": args.resolution or (512 if args.full else 64),
-        "batch_size": args.batch,
+        "batch_size": engine_batch(args, name),
         "negative_prompt": "",
         "dtype": args.dtype,
     }
@@ -222,7 +242,7 @@ def _worker_setup(name: str, way: str, spec: dict, args, workdir, prompts, seeds
         tune_allocator()
     pipe = load(name, spec, args)
     level, batch = args.png_compress_level, args.batched_batch
-    engine_spec = spec | {"batch_size": batch if way == "engine_same_batch" else args.batch}
+    engine_spec = spec | ({"batch_size": batch} if way == "engine_same_batch" else {})
 
     def way_fn(p, s):
         if way == "naive":
@@ -231,18 +251,46 @@ def _worker_setup(name: str, way: str, spec: dict, args, workdir, prompts, seeds
             return batched(pipe, p, s, spec, batch, level)
         return engine(pipe, p, s, engine_spec, Path(workdir), args.encoder_threads, level)
 
-    # Warm-up at the shapes the rounds use: the whole workload for the engine (it is the
-    # fastest way), one call for the idiomatic ways, one image for the naive loop.
-    if way.startswith("engine"):
+    def at_batch(size: int) -> None:
+        engine_spec["batch_size"] = size
         way_fn(prompts, seeds)
-    else:
-        way_fn(prompts[:1], seeds[: 1 if way == "naive" else batch])
-    _WORKER.update(pipe=pipe, spec=spec, args=args, run=lambda: way_fn(prompts, seeds))
+
+    sweep = {}
+    if way == "engine" and engine_spec["batch_size"] == "auto":
+        sweep = auto_batch(at_batch, args)
+        engine_spec["batch_size"] = max(sweep, key=sweep.get)
+    # Warm-up at the shapes the rounds use: the whole workload, or one image for the naive loop.
+    way_fn(*((prompts[:1], seeds[:1]) if way == "naive" else (prompts, seeds)))
+    _WORKER.update(pipe=pipe, spec=engine_spec, args=args, run=lambda: way_fn(prompts, seeds))
     cuda = args.device.startswith("cuda")
     return {
         "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
         "allocator_tuned": tune_allocator() if way.startswith("engine") else None,
+        "batch": engine_spec["batch_size"],
+        "sweep": sweep,
     }
+
+
+def auto_batch(render, args) -> dict[int, float]:
+    """Images per second of the whole workload at each candidate engine batch (best of 2).
+
+    Candidates are powers of two up to the workload; a batch that runs out of device memory
+    ends the sweep. The benchmark picks the fastest; put it in the model's ``batch_size``.
+    """
+    images = args.prompts * args.seeds
+    sweep = {}
+    for candidate in [c for c in AUTO_CANDIDATES if c <= images] or [images]:
+        try:
+            render(candidate)
+            sweep[candidate] = timed(lambda c=candidate: render(c), args.device, 2)
+        except torch.OutOfMemoryError:
+            break
+        finally:
+            if args.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+    if not sweep:
+        raise RuntimeError(f"the engine runs out of device memory even at batch {candidate}")
+    return {batch: images / seconds for batch, seconds in sweep.items()}
 
 
 def _worker_round() -> float:
@@ -260,7 +308,8 @@ def _worker_round() -> float:
 def _worker_mfu() -> dict:
     pipe, spec, args = _WORKER["pipe"], _WORKER["spec"], _WORKER["args"]
     peak = matmul_peak_tflops(args.device, DTYPES[args.dtype])
-    return {"matmul_peak_tflops": peak} | unet_mfu(pipe, spec, args.device, args.batch, peak)
+    batch = spec["batch_size"]
+    return {"matmul_peak_tflops": peak} | unet_mfu(pipe, spec, args.device, batch, peak)
 
 
 def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[int]) -> dict:
@@ -287,6 +336,7 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
     n = len(prompts) * len(seeds)
     seconds = {way: min(times) for way, times in rounds.items()}
     first = next(iter(info.values()))
+    engine_info = info.get("engine", {})
     row = {
         "model": name,
         "architecture": "full" if args.full else "tiny",
@@ -296,7 +346,7 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
         "resolution": spec["resolution"],
         "steps": spec["steps"],
         "images": n,
-        "engine_batch": args.batch,
+        "engine_batch": engine_info.get("batch", spec["batch_size"]),
         "batched_batch": args.batched_batch,
         "png_compress_level": args.png_compress_level,
         "encoder_threads": args.encoder_threads,
@@ -316,6 +366,8 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
             row[key] = seconds[slow] / seconds[fast]
     if "engine" in seconds:
         row["engine_s_per_image"] = seconds["engine"] / n
+    if engine_info.get("sweep"):
+        row["engine_batch_sweep_img_per_s"] = engine_info["sweep"]
     row["rounds_s"] = rounds
     return row | mfu
 
@@ -343,7 +395,7 @@ def _cell(row: dict, key: str, fmt: str, suffix: str = "") -> str:
 def write(results: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "generation.json").write_text(json.dumps(results, indent=2))
-    flat = [{k: v for k, v in r.items() if k != "rounds_s"} for r in results]
+    flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in results]
     with open(out / "generation.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=sorted({k for r in flat for k in r}))
         writer.writeheader()
@@ -357,7 +409,7 @@ def write(results: list[dict], out: Path) -> None:
         cells += [f"{r['engine_batch']}/{r['batched_batch']}"]
         cells += [_cell(r, f"{way}_img_per_s", ".1f") for way in ("naive", "batched", "engine")]
         cells += [_cell(r, key, ".2f", "x") for key in ("engine_vs_naive", "engine_vs_batched")]
-        cells += [_cell(r, "unet_tflops", ".1f"), _cell(r, "mfu", ".0%")]
+        cells += [_cell(r, "unet_tflops", ".3g"), _cell(r, "mfu", ".0%")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     header = ["model", "engine @ idiomatic batch img/s", "vs batched"]
     header += ["batched + engine allocator img/s", "engine vs that"]
@@ -396,7 +448,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ways", nargs="+", default=list(WAYS), choices=list(WAYS))
     p.add_argument("--prompts", type=int, default=4)
     p.add_argument("--seeds", type=int, default=16, help="seeds per prompt (one seed block)")
-    p.add_argument("--batch", type=int, default=64, help="engine batch (across prompts and seeds)")
+    p.add_argument(
+        "--batch",
+        nargs="+",
+        metavar="[MODEL=]N|auto",
+        help="engine batch across prompts and seeds, for every model or one (default: "
+        + ", ".join(f"{m}={b}" for m, b in CPU_BATCH.items())
+        + "; auto with --full: the fastest of a sweep)",
+    )
     p.add_argument("--batched-batch", type=int, help="images per idiomatic call (default: --seeds)")
     p.add_argument("--steps", type=int, help="default: 20 for sd2, 1 for sdxl-turbo")
     p.add_argument("--resolution", type=int, help="default: 64 tiny, 512 full")
