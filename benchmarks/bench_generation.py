@@ -50,7 +50,7 @@ from pathlib import Path
 import torch
 
 from seedscope.generate import render_shard, seed_generator, tune_allocator
-from seedscope.models import configure_scheduler
+from seedscope.models import apply_speedups, configure_scheduler
 from seedscope.shards import manifest_path
 
 MODELS = {
@@ -218,11 +218,16 @@ def model_spec(name: str, args, workdir: Path) -> dict:
 
 
 def load(name: str, spec: dict, args):
-    """The pipeline: full-size architecture with random weights, or the saved tiny model."""
+    """The pipeline: full-size architecture with random weights, or the saved tiny model.
+
+    ``compile`` and ``channels_last`` in ``spec`` are applied as the generation rule applies
+    them (``seedscope.models.apply_speedups``).
+    """
     if args.full:
         from seedscope.architectures import build_full_pipeline
 
         pipe = build_full_pipeline(MODELS[name][1], args.device, DTYPES[args.dtype])
+        apply_speedups(pipe, spec)
     else:
         from seedscope.models import load_pipeline
 
@@ -240,9 +245,11 @@ def _worker_setup(name: str, way: str, spec: dict, args, workdir, prompts, seeds
     torch.set_num_threads(args.threads)
     if way == "batched_tuned_alloc":
         tune_allocator()
-    pipe = load(name, spec, args)
     level, batch = args.png_compress_level, args.batched_batch
     engine_spec = spec | ({"batch_size": batch} if way == "engine_same_batch" else {})
+    if way.startswith("engine"):  # the model entry's opt-in speed-ups (change floats ~1e-6)
+        engine_spec |= {"compile": args.compile, "channels_last": args.channels_last}
+    pipe = load(name, engine_spec, args)
 
     def way_fn(p, s):
         if way == "naive":
@@ -350,6 +357,8 @@ def bench_model(name: str, args, workdir: Path, prompts: list[str], seeds: list[
         "batched_batch": args.batched_batch,
         "png_compress_level": args.png_compress_level,
         "encoder_threads": args.encoder_threads,
+        "engine_compile": args.compile,
+        "engine_channels_last": args.channels_last,
         "allocator_tuned": next(
             (i["allocator_tuned"] for w, i in info.items() if w.startswith("engine")), None
         ),
@@ -405,7 +414,10 @@ def write(results: list[dict], out: Path) -> None:
     header += ["UNet TFLOP/s", "MFU"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in results:
-        cells = [f"{r['model']} ({r['architecture']})", r["device"], r["resolution"], r["steps"]]
+        options = [r["architecture"]] + [
+            name for name in ("compile", "channels_last") if r.get(f"engine_{name}")
+        ]
+        cells = [f"{r['model']} ({', '.join(options)})", r["device"], r["resolution"], r["steps"]]
         cells += [f"{r['engine_batch']}/{r['batched_batch']}"]
         cells += [_cell(r, f"{way}_img_per_s", ".1f") for way in ("naive", "batched", "engine")]
         cells += [_cell(r, key, ".2f", "x") for key in ("engine_vs_naive", "engine_vs_batched")]
@@ -464,6 +476,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder-threads", type=int, default=2)
     p.add_argument("--png-compress-level", type=int, default=6, help="zlib level, every way")
     p.add_argument("--repeats", type=int, default=5, help="interleaved rounds; best is kept")
+    p.add_argument("--compile", action="store_true", help="engine: torch.compile the UNet")
+    p.add_argument("--channels-last", action="store_true", help="engine: channels-last UNet/VAE")
     p.add_argument("--mfu", action="store_true", help="UNet MFU on CPU too (always on GPU)")
     p.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     return p

@@ -251,7 +251,9 @@ def run_context(pipe) -> dict[str, Any]:
     """What every image of a job shares: device, dtype, threads, versions (computed once)."""
     import diffusers
 
-    module = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    module = getattr(pipe, "unet", None)
+    if module is None:  # not ``or``: a torch.compile'd module has no truth value
+        module = getattr(pipe, "transformer", None)
     return {
         "scheduler_class": type(pipe.scheduler).__name__,
         "device": pipe._execution_device.type,

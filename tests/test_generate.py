@@ -22,6 +22,7 @@ from seedscope.generate import (
     render_batch,
     render_shard,
     rerender,
+    run_context,
     tune_allocator,
 )
 from seedscope.models import load_pipeline
@@ -268,3 +269,10 @@ def test_benchmark_runs_and_its_calibration_feeds_the_plan(tmp_path):
     plan = make_plan(config, full)["models"]["sdxl-turbo"]
     assert plan["cost_source"] == "measured on H100"
     assert plan["seconds_per_image"] == entry["seconds_per_image"]
+
+
+def test_run_context_of_a_compiled_unet(pipe_and_spec, monkeypatch):
+    pipe, _, _ = pipe_and_spec
+    monkeypatch.setattr(pipe, "unet", torch.compile(pipe.unet))  # lazy: nothing compiles here
+    context = run_context(pipe)
+    assert context["dtype"] == "float32" and context["device"] == "cpu"
