@@ -18,6 +18,7 @@ include: "rules/generate.smk"
 include: "rules/seedswap.smk"
 include: "rules/summary.smk"
 include: "rules/classifier.smk"
+include: "rules/common_quality.smk"
 include: "rules/features.smk"
 include: "rules/quality.smk"
 

@@ -1,40 +1,5 @@
 # Feature extraction, once per image per extractor (DESIGN decision 4): Inception for FID/KID,
 # HPS v2 scores; and the real-image reference features that FID compares with.
-from seedscope.config import quality_models, quality_sets
-
-EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
-
-
-wildcard_constraints:
-    extractor="inception|hps",
-    metric="fid|hps",
-
-
-def extractor_weights_input(wildcards):
-    """The tiny extractor's folder when a rule builds it (the demo); nothing otherwise."""
-    tiny = config["features"][wildcards.extractor]["weights"] == "tiny"
-    return {"weights": f"{RUN}/models/extractors/{wildcards.extractor}"} if tiny else {}
-
-
-def extractor_settings(wildcards):
-    return canonical(config["features"][wildcards.extractor])
-
-
-def feature_tables(extractor, model, prompt_set):
-    """Every seed block's feature table of one (extractor, model, prompt set)."""
-    return [
-        f"{RUN}/features/{extractor}/{model}/{prompt_set}/{block_name(first, last)}.npz"
-        for first, last in seed_blocks(config)
-    ]
-
-
-def reference_images_input(wildcards):
-    """The COCO images (zip, folder or demo folder) whose captions formed the prompt set."""
-    return coco_images_input(wildcards) | {
-        "prompts": f"{RUN}/prompts/{wildcards.set}.jsonl"
-    }
-
-
 rule tiny_extractor:
     output:
         directory(f"{RUN}/models/extractors/{{extractor}}"),
