@@ -206,7 +206,7 @@ def test_demo_through_slurm_matches_the_local_run(cluster, request, tmp_path):
     base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work)]
     targets = [] if FULL_DEMO else CROSS_SECTION
     dry = subprocess.run(
-        [*base, "-n", "--configfile", str(DEMO), *targets],
+        [*base, *targets, "-n", "--configfile", str(DEMO)],  # options with nargs come last
         capture_output=True,
         text=True,
         cwd=work,
@@ -224,6 +224,7 @@ def test_demo_through_slurm_matches_the_local_run(cluster, request, tmp_path):
     expected = {rule: math.ceil(planned[rule] / size[rule]) for rule in rules}  # sbatch jobs
     command = [
         *base,
+        *targets,
         "--profile", str(REPO / "profiles" / "slurm"),
         "--workflow-profile", str(SLURM / "profile"),
         "--configfile", str(DEMO),
@@ -233,7 +234,6 @@ def test_demo_through_slurm_matches_the_local_run(cluster, request, tmp_path):
         "--set-resources", *(f"{rule}:mem_mb={MEM_MB}" for rule in rules),
         "--groups", *(f"{rule}={rule}" for rule in rules),
         "--group-components", *(f"{rule}={size[rule]}" for rule in rules),
-        *targets,
     ]  # fmt: skip
     log_path = tmp_path / "snakemake-slurm.log"
     start = time.perf_counter()
