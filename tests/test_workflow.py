@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from seedscope.config import load_config, prompt_set_sizes
 from seedscope.shards import ShardReader, verify
 
 from conftest import DEMO, REPO
@@ -82,8 +83,9 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     run = demo / "results" / "demo"
     shards = sorted((run / "images").glob("*/*/*.tar"))
     assert len(shards) == 2 * 4 * 2  # models x prompt sets x seed blocks
+    sizes = prompt_set_sizes(load_config(DEMO))  # 12 COCO prompts per set, 4 parti, 4 synthetic
     for shard in shards:
-        assert verify(shard) == 4 * 16
+        assert verify(shard) == sizes[shard.parent.name] * 16
     reader = ShardReader(run / "images" / "sd2" / "parti" / "seeds-0016-0031.tar")
     assert reader.seeds == list(range(16, 32))
     assert all(meta["model"] == "sd2" and meta["prompt_set"] == "parti" for _, _, meta in reader)
@@ -92,7 +94,7 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     assert (run / "models" / "sd2-inpaint" / "model_index.json").exists()
     summary = (run / "tables" / "run_summary.csv").read_text().splitlines()
     total = dict(zip(summary[0].split(","), summary[-1].split(","), strict=True))
-    assert int(total["images"]) == 2 * 4 * 4 * 32 and float(total["job_hours"]) > 0
+    assert int(total["images"]) == 2 * sum(sizes.values()) * 32 and float(total["job_hours"]) > 0
     for model in ("sd2", "sdxl-turbo"):
         report = json.loads((run / "classifier" / model / "test_report.json").read_text())
         assert report["images"] == 4 * 32 and report["chance"] == 1 / 32
