@@ -82,3 +82,17 @@ def demo(tmp_path_factory) -> Path:
     )
     (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
     return root
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run's output: rule -> count."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+    return counts

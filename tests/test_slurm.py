@@ -35,7 +35,7 @@ from safetensors import safe_open
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-from conftest import DEMO, REPO
+from conftest import DEMO, REPO, planned_jobs
 
 SLURM = REPO / "tests" / "slurm"
 MEM_MB = 1000  # per job; some rules ask for more memory than a test machine has
@@ -99,20 +99,6 @@ def cluster():
     finally:
         if not running:  # stop what start_cluster.sh started, also after a failed start
             subprocess.run([str(SLURM / "stop_cluster.sh")], capture_output=True, timeout=120)
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run: rule -> count."""
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def jobcomp_records(path: str, name: str) -> dict[str, dict[str, str]]:

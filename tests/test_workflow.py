@@ -20,6 +20,7 @@ from seedscope.config import load_config, prompt_set_sizes
 from seedscope.shards import ShardReader, verify
 
 from conftest import DEMO, REPO
+from conftest import planned_jobs as dry_run_jobs
 
 
 def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -43,16 +44,7 @@ def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProce
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     """The 'Job stats' table of a dry run: rule -> count."""
-    counts, in_table = {}, False
-    for line in (result.stdout + result.stderr).splitlines():
-        parts = line.split()
-        if parts[:2] == ["job", "count"]:
-            in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
+    return dry_run_jobs(result.stdout + result.stderr)
 
 
 def planned_outputs(result: subprocess.CompletedProcess, rule: str) -> list[str]:

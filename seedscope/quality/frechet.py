@@ -90,6 +90,19 @@ def _trace_sqrt(y: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(gram).clamp(min=0).sqrt().sum()
 
 
+def _set_and_counts(
+    features: np.ndarray | torch.Tensor, reference: Reference, counts, what: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image set as float64 on the reference's device, and its bootstrap counts (ones for
+    the point estimate)."""
+    x = torch.as_tensor(features, dtype=torch.float64, device=reference.mu.device)
+    if len(x) < 2:
+        raise FeatureError(f"{what} needs at least 2 images per set, got {len(x)}")
+    if counts is None:
+        counts = np.ones((1, len(x)))
+    return x, torch.as_tensor(np.asarray(counts), dtype=torch.float64, device=x.device)
+
+
 def frechet_to_reference(
     features: np.ndarray | torch.Tensor,
     reference: Reference,
@@ -101,13 +114,8 @@ def frechet_to_reference(
     how often each image appears in a bootstrap replicate; ``None`` gives the point estimate
     (a length-1 result).
     """
-    x = torch.as_tensor(features, dtype=torch.float64, device=reference.mu.device)
+    x, weights = _set_and_counts(features, reference, counts, "FID")
     n = len(x)
-    if n < 2:
-        raise FeatureError(f"FID needs at least 2 images per set, got {n}")
-    if counts is None:
-        counts = np.ones((1, n))
-    weights = torch.as_tensor(np.asarray(counts), dtype=torch.float64, device=x.device)
     results = []
     for w in weights:
         mu = (w @ x) / w.sum()
@@ -131,13 +139,8 @@ def kid_to_reference(
     A replicate with counts ``c`` sums the kernel over ordered pairs of distinct positions of the
     resampled set: ``c'Kc - c.diag(K)`` over ``n(n-1)`` pairs.
     """
-    x = torch.as_tensor(features, dtype=torch.float64, device=reference.mu.device)
+    x, c = _set_and_counts(features, reference, counts, "KID")
     n = len(x)
-    if n < 2:
-        raise FeatureError(f"KID needs at least 2 images per set, got {n}")
-    if counts is None:
-        counts = np.ones((1, n))
-    c = torch.as_tensor(np.asarray(counts), dtype=torch.float64, device=x.device)
     k_gg = _kernel(x, x)
     cross = _kernel(x, reference.features).mean(1)  # per generated image
     within = (((c @ k_gg) * c).sum(1) - c @ torch.diagonal(k_gg)) / (n * (n - 1))
