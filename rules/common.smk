@@ -12,7 +12,12 @@ from seedscope.config import (
     validate_config,
 )
 
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+# Jobs on a cluster start Snakemake again: the main process has checked the backbone already.
+validate_config(
+    config,
+    Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+    check_backbone=workflow.is_main_process,
+)
 
 RUN = run_dir(config)
 GPU = 0 if config["device"] == "cpu" else 1

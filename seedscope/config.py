@@ -60,10 +60,15 @@ def load_schema(path: str | Path = SCHEMA) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:
+def validate_config(
+    config: dict[str, Any], schema_path: str | Path = SCHEMA, *, check_backbone: bool = True
+) -> dict[str, Any]:
     """Validate ``config`` in place (filling defaults) and return it.
 
     Raises ``ConfigError`` naming the first bad key, its value and the allowed values.
+    ``check_backbone=False`` skips looking the classifier backbone up in timm's registry, which
+    imports torch and timm (seconds): for processes that run jobs of a workflow whose main
+    process has already checked the same config.
     """
     schema = load_schema(schema_path)
     cls = _with_defaults(jsonschema.validators.validator_for(schema))
@@ -71,11 +76,11 @@ def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA) ->
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best) + f"  (schema: {schema_path})")
-    _check_semantics(config)
+    _check_semantics(config, check_backbone)
     return config
 
 
-def _check_semantics(config: dict[str, Any]) -> None:
+def _check_semantics(config: dict[str, Any], check_backbone: bool) -> None:
     seeds = config["seeds"]
     if seeds["count"] % seeds["block_size"]:
         raise ConfigError(
@@ -118,7 +123,7 @@ def _check_semantics(config: dict[str, Any]) -> None:
             )
         if spec["kind"] == "parti" and spec["source"] == "file" and not spec["path"]:
             raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
-    _check_classifier(config)
+    _check_classifier(config, check_backbone)
     _check_quality(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
@@ -154,7 +159,18 @@ def classifier_models(config: dict[str, Any]) -> list[str]:
     )
 
 
-def _check_classifier(config: dict[str, Any]) -> None:
+def _check_backbone(backbone: str) -> None:
+    import timm
+
+    if not timm.is_model(backbone):
+        close = timm.list_models(f"*{backbone[:4]}*")[:10]
+        raise ConfigError(
+            f"config key classifier.backbone: {backbone!r} is not a timm model"
+            + (f"; similar names: {close}" if close else "")
+        )
+
+
+def _check_classifier(config: dict[str, Any], check_backbone: bool) -> None:
     settings = config["classifier"]
     if not settings["enabled"]:
         return
@@ -178,14 +194,8 @@ def _check_classifier(config: dict[str, Any]) -> None:
             f"classifier.prompt_sets {settings['prompt_sets']} hold {available}; lower the split "
             "or add prompt sets"
         )
-    import timm
-
-    if not timm.is_model(settings["backbone"]):
-        close = timm.list_models(f"*{settings['backbone'][:4]}*")[:10]
-        raise ConfigError(
-            f"config key classifier.backbone: {settings['backbone']!r} is not a timm model"
-            + (f"; similar names: {close}" if close else "")
-        )
+    if check_backbone:
+        _check_backbone(settings["backbone"])
     first, count = config["seeds"]["first"], config["seeds"]["count"]
     outside = [s for s in settings["gradcam"]["seeds"] if not first <= s < first + count]
     if outside:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from seedscope.errors import ConfigError, ModelNotFoundError
 
@@ -25,7 +23,10 @@ SCHEDULERS = {
     "lms": "LMSDiscreteScheduler",
 }
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = ("float32", "float16", "bfloat16")
+
+if TYPE_CHECKING:  # torch is imported where it is used: the workflow imports this module to
+    import torch  # check the config, and every Snakemake start would pay for torch's import
 
 
 def looks_like_path(weights: str) -> bool:
@@ -35,6 +36,8 @@ def looks_like_path(weights: str) -> bool:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu."""
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -42,9 +45,13 @@ def resolve_device(device: str) -> torch.device:
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """``auto`` -> float16 on GPU, float32 on CPU (half precision is slow or missing there)."""
+    import torch
+
     if dtype == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
-    return DTYPES[dtype]
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is unknown; choose auto or one of {list(DTYPES)}")
+    return getattr(torch, dtype)
 
 
 def pipeline_class(name: str):
@@ -122,6 +129,8 @@ def apply_speedups(pipe, spec: dict[str, Any]):
     Both change floats at the 1e-6 level (other kernels), like a change of batch size; they
     are recorded in each image's metadata through ``model_spec``.
     """
+    import torch
+
     if spec.get("channels_last"):
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
