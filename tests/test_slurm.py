@@ -43,12 +43,11 @@ MEM_MB = 1000  # per job; some rules ask for more memory than a test machine has
 # a timing, so their hashes (recorded in feature tables) and sizes (added up by the run summary) do.
 TIMING = {"seconds", "job_hours", "gpu_hours", "manifest_sha256"}
 DERIVED = {"tables/run_summary.csv": {"bytes"}}
-RUN_TIMEOUT = 2700  # seconds; the whole demo takes about 15 min through SLURM on 2 busy cores
-# The plugin starts Snakemake twice per job (the batch job and its srun step), about 20 s each on
-# a 2-core machine, so the test sends a cross-section of the DAG through SLURM by default: a GPU
-# rule's shard, its features, the seed-swap study and a CPU plotting rule, with their inputs.
-# SEEDSCOPE_SLURM_FULL_DEMO=1 sends the whole demo (about 15 minutes here).
-FULL_DEMO = os.environ.get("SEEDSCOPE_SLURM_FULL_DEMO") == "1"
+RUN_TIMEOUT = 2700  # seconds; the whole demo takes about 10 min through SLURM on 2 cores
+# The whole demo DAG goes through SLURM. SEEDSCOPE_SLURM_CROSS_SECTION=1 sends only a
+# cross-section, for a quicker check while working on the profile: a GPU rule's shard, its
+# features, the seed-swap study and a CPU plotting rule, with their inputs (about 2 minutes).
+FULL_DEMO = os.environ.get("SEEDSCOPE_SLURM_CROSS_SECTION") != "1"
 CROSS_SECTION = [
     "results/demo/images/sd2/parti/seeds-0000-0015.tar",
     "results/demo/features/hps/sd2/parti/seeds-0000-0015.npz",
@@ -377,3 +376,35 @@ def test_the_resource_convention_becomes_the_right_sbatch_flags():
     cpu_job = _sbatch(gpu=0, mem_mb=1000, runtime=10, cpus_per_task=1)  # device cpu: no model
     assert "--gpu" not in cpu_job and "--gres" not in cpu_job and "--cpus-per-task=1" in cpu_job
     assert "--gpus=a100:0" in _sbatch(gpu=0, gpu_model="a100")  # why gpu_model() gives None
+
+
+def _imported_modules(mode: str, workdir: Path, config: Path) -> set[str]:
+    """Modules a dry run in Snakemake's ``mode`` imports (python -X importtime)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+         "-d", str(workdir), "-n", "--mode", mode, "--configfile", str(config)],
+        capture_output=True, text=True, cwd=workdir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_cluster_jobs_parse_the_workflow_without_torch(tmp_path):
+    """Each SLURM job starts Snakemake twice (the batch script and its srun step), and each
+    parses the workflow: there it must not import torch or timm, which took 4-5 s of every start.
+    The main process still looks the classifier backbone up in timm's registry."""
+    imported = _imported_modules("remote", tmp_path, DEMO)
+    assert "snakemake.workflow" in imported and "seedscope.config" in imported  # the log works
+    assert not {"torch", "timm"} & imported
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"classifier": {"backbone": "resnet5O"}}))
+    main = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+         "-n", "--configfile", str(DEMO), str(bad)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert main.returncode != 0 and "classifier.backbone: 'resnet5O'" in main.stdout + main.stderr
