@@ -302,11 +302,7 @@ def auto_batch(render, args) -> dict[int, float]:
 
 def _worker_round() -> float:
     device = _WORKER["args"].device
-    _sync(device)
-    start = time.perf_counter()
-    _WORKER["run"]()
-    _sync(device)
-    seconds = time.perf_counter() - start
+    seconds = timed(_WORKER["run"], device, 1)
     if device.startswith("cuda"):
         torch.cuda.empty_cache()  # idle workers hold no activations while another one runs
     return seconds

@@ -124,14 +124,18 @@ def seed_list():
     return list(range(first, first + count))
 
 
-def classifier_shards(model):
-    """Every shard of ``model`` for the classifier's prompt sets."""
-    sets = config["classifier"]["prompt_sets"]
+def model_shards(model, prompt_sets):
+    """Every shard of ``model`` for ``prompt_sets``, in the order of ``all_shards()``."""
     return [
         f"{RUN}/images/{m}/{s}/{b}.tar"
         for m, s, b in generation_jobs()
-        if m == model and s in sets
+        if m == model and s in prompt_sets
     ]
+
+
+def classifier_shards(model):
+    """Every shard of ``model`` for the classifier's prompt sets."""
+    return model_shards(model, config["classifier"]["prompt_sets"])
 
 
 def classifier_train_params():

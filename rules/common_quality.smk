@@ -19,10 +19,15 @@ def extractor_settings(wildcards):
     return canonical(config["features"][wildcards.extractor])
 
 
+def feature_table(extractor, model, prompt_set, block):
+    """The feature table of one shard (rule extract_features)."""
+    return f"{RUN}/features/{extractor}/{model}/{prompt_set}/{block}.npz"
+
+
 def feature_tables(extractor, model, prompt_set):
     """Every seed block's feature table of one (extractor, model, prompt set)."""
     return [
-        f"{RUN}/features/{extractor}/{model}/{prompt_set}/{block_name(first, last)}.npz"
+        feature_table(extractor, model, prompt_set, block_name(first, last))
         for first, last in seed_blocks(config)
     ]
 
@@ -43,7 +48,7 @@ def perseed_block_input(wildcards):
     extractor = EXTRACTOR_OF[wildcards.metric]
     block = f"seeds-{wildcards.first}-{wildcards.last}"
     inputs = {
-        "features": f"{RUN}/features/{extractor}/{wildcards.model}/{wildcards.set}/{block}.npz",
+        "features": feature_table(extractor, wildcards.model, wildcards.set, block),
         "prompts": f"{RUN}/prompts/{wildcards.set}.jsonl",
     }
     if wildcards.metric == "fid":
@@ -61,10 +66,9 @@ def perseed_blocks(metric, model, prompt_set):
 def perseed_table_input(wildcards):
     """Block files of the metrics scored on this set: FID/KID where Inception runs, HPS where HPS."""
     sets = quality_sets(config)
-    groups = {"fid": "inception", "hps": "hps"}
     return {
         metric: perseed_blocks(metric, wildcards.model, wildcards.set)
-        for metric, extractor in groups.items()
+        for metric, extractor in EXTRACTOR_OF.items()
         if wildcards.set in sets[extractor]
     }
 

@@ -14,7 +14,7 @@ rule perseed_block:
     threads: config["threads"]
     resources:
         gpu=QUALITY_GPU,
-        gpu_model=gpu_model() if QUALITY_GPU else None,
+        gpu_model=gpu_model(QUALITY_GPU),
         mem_mb=16000,
         runtime=runtime_minutes(60),
         cpus_per_task=lambda wildcards, threads: threads,
@@ -106,7 +106,7 @@ rule table1:
     threads: config["threads"]
     resources:
         gpu=QUALITY_GPU,
-        gpu_model=gpu_model() if QUALITY_GPU else None,
+        gpu_model=gpu_model(QUALITY_GPU),
         mem_mb=16000,
         runtime=runtime_minutes(4 * 60),
         cpus_per_task=lambda wildcards, threads: threads,
@@ -124,10 +124,7 @@ rule table1:
 rule fig5_best_worst_seeds:
     input:
         table=lambda wildcards: perseed_table(wildcards.model, QUALITY["fid_set"]),
-        shards=lambda wildcards: [
-            f"{RUN}/images/{wildcards.model}/{QUALITY['fid_set']}/{block_name(f, l)}.tar"
-            for f, l in seed_blocks(config)
-        ],
+        shards=lambda wildcards: model_shards(wildcards.model, [QUALITY["fid_set"]]),
         prompts=f"{RUN}/prompts/{QUALITY['fid_set']}.jsonl",
     output:
         pdf=f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.pdf",

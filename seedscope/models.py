@@ -23,8 +23,6 @@ SCHEDULERS = {
     "lms": "LMSDiscreteScheduler",
 }
 
-DTYPES = ("float32", "float16", "bfloat16")
-
 if TYPE_CHECKING:  # torch is imported where it is used: the workflow imports this module to
     import torch  # check the config, and every Snakemake start would pay for torch's import
 
@@ -49,9 +47,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
     if dtype == "auto":
         return torch.float16 if device.type == "cuda" else torch.float32
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype {dtype!r} is unknown; choose auto or one of {list(DTYPES)}")
-    return getattr(torch, dtype)
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
 
 
 def pipeline_class(name: str):

@@ -88,11 +88,13 @@ def quality_job_counts(config: dict[str, Any]) -> dict[str, int]:
     extractors = [name for name, names in sets.items() if names]
     scored = set().union(*sets.values())
     table1_rows = len(q["table1"]["fid_sets"]) + len(q["table1"]["hps_sets"])
+    # one feature table, and one per-seed block, per shard per extractor that scores its set
+    per_shard = len(models) * blocks * sum(len(n) for n in sets.values())
     return {
         "tiny_extractor": sum(config["features"][e]["weights"] == "tiny" for e in extractors),
-        "extract_features": len(models) * blocks * sum(len(n) for n in sets.values()),
+        "extract_features": per_shard,
         "reference_features": len(sets["inception"]),
-        "perseed_block": len(models) * blocks * sum(len(n) for n in sets.values()),
+        "perseed_block": per_shard,
         "perseed_table": len(models) * len(scored),
         "golden_seeds": len(models),
         "fig5_best_worst_seeds": len(models),

@@ -20,6 +20,22 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "profiles" / "demo" / "demo.yaml"
 
 
+def snakemake_command(workdir: Path, *args: str, python: tuple[str, ...] = ()) -> list[str]:
+    """``python [python flags] -m snakemake`` on this checkout's Snakefile in ``workdir``."""
+    snakefile = str(REPO / "Snakefile")
+    return [sys.executable, *python, "-m", "snakemake", "-s", snakefile, "-d", str(workdir), *args]
+
+
+def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``cwd`` with ``args``; with ``check``, fail with its output's tail."""
+    result = subprocess.run(snakemake_command(cwd, *args), capture_output=True, text=True, cwd=cwd)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
 def model_spec(kind: str, weights: Path, **overrides) -> dict:
     """A validated-looking config entry for a tiny model."""
     base = {
@@ -69,17 +85,8 @@ def demo(tmp_path_factory) -> Path:
     test_workflow checks and reruns against it; test_slurm compares a SLURM run with it.
     """
     root = tmp_path_factory.mktemp("demo")
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root)]
     start = time.perf_counter()
-    result = subprocess.run(
-        [*command, "--configfile", str(DEMO), "--cores", "2"],
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
-    assert result.returncode == 0, (
-        f"the demo failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    )
+    snakemake("--configfile", str(DEMO), "--cores", "2", cwd=root)
     (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
     return root
 

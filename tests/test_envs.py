@@ -13,7 +13,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from conftest import REPO
+from conftest import DEMO, REPO, snakemake
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^;\s]+)$")
 
@@ -208,13 +208,9 @@ def test_scripts_find_seedscope_without_it_being_installed(tmp_path):
     isolated = [sys.executable, "-I", "-S"]  # no site-packages, no PYTHONPATH, no script folder
     assert subprocess.run([*isolated, bare], capture_output=True, cwd=tmp_path).returncode != 0
     target = "results/demo/prompts/synthetic.jsonl"
-    demo = REPO / "profiles" / "demo" / "demo.yaml"
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "--configfile", str(demo), "--cores", "1", "--skip-script-cleanup", target],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    snakemake(
+        "--configfile", str(DEMO), "--cores", "1", "--skip-script-cleanup", target, cwd=tmp_path
+    )
     (kept,) = (tmp_path / ".snakemake" / "scripts").glob("*make_prompt_set.py")
     preamble = kept.read_text().split("######## snakemake preamble end")[0]
     with_preamble = tmp_path / "with_preamble.py"

@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,7 +34,7 @@ from safetensors import safe_open
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-from conftest import DEMO, REPO, planned_jobs
+from conftest import DEMO, REPO, planned_jobs, snakemake, snakemake_command
 
 SLURM = REPO / "tests" / "slurm"
 MEM_MB = 1000  # per job; some rules ask for more memory than a test machine has
@@ -188,7 +187,7 @@ def compare_results(local: Path, slurm: Path) -> dict[str, list[str]]:
 def test_demo_through_slurm_matches_the_local_run(cluster, request, tmp_path):
     work = tmp_path / "slurm-run"
     work.mkdir()
-    base = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work)]
+    base = snakemake_command(work)
     targets = [] if FULL_DEMO else CROSS_SECTION
     dry = subprocess.run(
         [*base, *targets, "-n", "--configfile", str(DEMO)],  # options with nargs come last
@@ -337,12 +336,9 @@ def test_every_job_asks_for_a_gpu_model_exactly_when_it_asks_for_a_gpu(tmp_path,
     extra = tmp_path / "cluster.yaml"
     extra.write_text(yaml.safe_dump({"device": device, "cluster": {"gpu_model": "a100"}}))
     profile = REPO / "profiles" / "slurm"  # its options must all be ones Snakemake knows
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "-n", "--profile", str(profile), "--configfile", str(DEMO), str(extra)],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = snakemake(
+        "-n", "--profile", str(profile), "--configfile", str(DEMO), str(extra), cwd=tmp_path
+    )
     jobs = job_resources(result.stdout)
     with_message = {rule for rule, body in rule_blocks().items() if "    message:" in body}
     assert {rule for rule, _ in jobs} == set(planned_jobs(result.stdout)) - with_message
@@ -378,33 +374,24 @@ def test_the_resource_convention_becomes_the_right_sbatch_flags():
     assert "--gpus=a100:0" in _sbatch(gpu=0, gpu_model="a100")  # why gpu_model() gives None
 
 
-def _imported_modules(mode: str, workdir: Path, config: Path) -> set[str]:
-    """Modules a dry run in Snakemake's ``mode`` imports (python -X importtime)."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-         "-d", str(workdir), "-n", "--mode", mode, "--configfile", str(config)],
-        capture_output=True, text=True, cwd=workdir,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:")
-    }
-
-
 def test_cluster_jobs_parse_the_workflow_without_torch(tmp_path):
     """Each SLURM job starts Snakemake twice (the batch script and its srun step), and each
     parses the workflow: there it must not import torch or timm, which took 4-5 s of every start.
     The main process still looks the classifier backbone up in timm's registry."""
-    imported = _imported_modules("remote", tmp_path, DEMO)
+    job = subprocess.run(
+        snakemake_command(tmp_path, "-n", "--mode", "remote", "--configfile", str(DEMO),
+                          python=("-X", "importtime")),
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in job.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "snakemake.workflow" in imported and "seedscope.config" in imported  # the log works
     assert not {"torch", "timm"} & imported
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"classifier": {"backbone": "resnet5O"}}))
-    main = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "-n", "--configfile", str(DEMO), str(bad)],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+    main = snakemake("-n", "--configfile", str(DEMO), str(bad), cwd=tmp_path, check=False)
     assert main.returncode != 0 and "classifier.backbone: 'resnet5O'" in main.stdout + main.stderr

@@ -19,27 +19,8 @@ import yaml
 from seedscope.config import load_config, prompt_set_sizes
 from seedscope.shards import ShardReader, verify
 
-from conftest import DEMO, REPO
+from conftest import DEMO, REPO, snakemake
 from conftest import planned_jobs as dry_run_jobs
-
-
-def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(cwd),
-        *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    return result
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
