@@ -19,6 +19,7 @@ bank = build_bank(
     {tag: group["seed"].astype(int).tolist() for tag, group in tags.groupby("tag")},
     {"set": p.fid_set, "metrics": p.golden["metrics"], "top_k": p.golden["top_k"]},
     config_hash(snakemake.config),
+    device=snakemake.config.get("device", "auto"),  # what the model's dtype "auto" meant
 )
 save_bank(bank, snakemake.output.bank)
 log.info("%d seeds, tags %s", len(bank["seeds"]), {t: len(s) for t, s in bank["tags"].items()})

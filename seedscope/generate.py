@@ -8,17 +8,21 @@ batched network (about 1e-6, at most one uint8 level; FACTS.md).
 
 Each prompt's text embedding is computed once, alone (batch 1), so it is a pure function of
 the prompt; images are batched across prompts and seeds; PNG encoding runs on background
-threads while the next batch renders.
+threads while the next batch renders. Every setting follows the pipeline's own default, so an
+image equals what the plain pipeline call gives for the same prompt, seed and settings (within
+float round-off across batch sizes).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import inspect
 import json
 import logging
+import platform
 import sys
 import time
 from collections import OrderedDict
@@ -109,6 +113,11 @@ def pipeline_family(pipe) -> str:
 class PromptEmbeddings:
     """Text embeddings of each prompt, computed once and alone, kept for recent prompts.
 
+    An empty negative prompt is passed to ``encode_prompt`` as ``None``, as the pipeline's own
+    call does when given none, so each pipeline applies its own default: SDXL-type pipelines
+    whose config sets ``force_zeros_for_empty_prompt`` use zero negative embeddings, Stable
+    Diffusion encodes ``""``.
+
     With a cache (``capacity`` > 0) the negative prompt is encoded once, with the first
     prompt, and its embeddings are handed back to the pipeline's ``encode_prompt`` for every
     later prompt (the pipeline's own way of taking precomputed negative embeddings), so they
@@ -138,7 +147,7 @@ class PromptEmbeddings:
             device=self.device,
             num_images_per_prompt=1,
             do_classifier_free_guidance=self.cfg,
-            negative_prompt=self.negative_prompt if self.cfg else None,
+            negative_prompt=(self.negative_prompt or None) if self.cfg else None,
         )
         if self.capacity:
             common |= self._negative
@@ -178,7 +187,10 @@ class PromptEmbeddings:
 
 
 def sampler_kwargs(pipe, spec: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of the pipeline call that come from the model's config entry."""
+    """Keyword arguments of the pipeline call that come from the model's config entry.
+
+    ``pipe`` is a pipeline or its class (its call's signature decides whether ``eta`` goes in).
+    """
     kwargs = {
         "num_inference_steps": spec["steps"],
         "guidance_scale": spec["guidance"],
@@ -247,23 +259,66 @@ def prompts_digest(prompts: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def run_context(pipe) -> dict[str, Any]:
-    """What every image of a job shares: device, dtype, threads, versions (computed once)."""
-    import diffusers
+@functools.cache
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform``), looked up once."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown cpu"
 
+
+@functools.cache
+def _cuda_name(index: int) -> str:
+    return torch.cuda.get_device_name(index)
+
+
+def device_name(device: torch.device) -> str:
+    """The hardware that renders on ``device``: the GPU's name on CUDA, else the CPU model."""
+    if device.type == "cuda":
+        return _cuda_name(device.index if device.index is not None else torch.cuda.current_device())
+    return cpu_name()
+
+
+def software_versions() -> dict[str, Any]:
+    """Versions of the software an image's floats depend on.
+
+    ``cuda`` and ``cudnn`` are those torch was built with and loads (None for a CPU-only build).
+    """
+    import diffusers
+    import transformers
+
+    return {
+        "seedscope": seedscope.__version__,
+        "torch": str(torch.__version__),
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+    }
+
+
+def run_context(pipe) -> dict[str, Any]:
+    """What every image of a job shares: device and its name, dtype, threads, versions.
+
+    Computed once per job; part of each image's metadata and of its shard's identity.
+    """
     module = getattr(pipe, "unet", None)
     if module is None:  # not ``or``: a torch.compile'd module has no truth value
         module = getattr(pipe, "transformer", None)
+    device = pipe._execution_device
     return {
         "scheduler_class": type(pipe.scheduler).__name__,
-        "device": pipe._execution_device.type,
+        "device": device.type,
+        "device_name": device_name(device),
         "dtype": str(module.dtype if module is not None else pipe.dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),
-        "versions": {
-            "seedscope": seedscope.__version__,
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-        },
+        "versions": software_versions(),
     }
 
 
@@ -326,9 +381,7 @@ def render_shard(
         "seeds": [min(seeds), max(seeds)],
         "chunk_size": chunk_size,
         "png_compress_level": png_compress_level,
-        "threads": context["threads"],
-        "device": context["device"],
-    }
+    } | context  # the same software and hardware: a partial shard from other ones starts over
     writer = ShardWriter(shard, identity)
     done = writer.open()
     if done:

@@ -103,19 +103,29 @@ def check_local_weights(model: str, weights: str) -> None:
         raise _not_found(model, weights, f"no model_index.json in local folder {path}")
 
 
-def configure_scheduler(pipe, scheduler: dict[str, Any]) -> None:
-    """Swap in the configured scheduler class and timestep spacing, keeping the model's betas."""
-    import diffusers
+def scheduler_choice(scheduler: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The diffusers scheduler class name and config overrides of a ``scheduler`` config entry.
 
+    The class is ``None`` for ``name: default`` (keep the one saved with the model); the
+    overrides (``timestep_spacing`` unless it is ``default``) go on top of the model's own
+    scheduler config, which holds its betas. ``eta`` is a call argument, not part of this.
+    """
     name = scheduler.get("name", "default")
     spacing = scheduler.get("timestep_spacing", "default")
     overrides = {} if spacing == "default" else {"timestep_spacing": spacing}
     if name == "default":
-        cls = type(pipe.scheduler)
-    elif name in SCHEDULERS:
-        cls = getattr(diffusers, SCHEDULERS[name])
-    else:
+        return None, overrides
+    if name not in SCHEDULERS:
         raise ConfigError(f"scheduler {name!r} is unknown; choose one of {sorted(SCHEDULERS)}")
+    return SCHEDULERS[name], overrides
+
+
+def configure_scheduler(pipe, scheduler: dict[str, Any]) -> None:
+    """Swap in the configured scheduler class and timestep spacing, keeping the model's betas."""
+    import diffusers
+
+    name, overrides = scheduler_choice(scheduler)
+    cls = type(pipe.scheduler) if name is None else getattr(diffusers, name)
     pipe.scheduler = cls.from_config(pipe.scheduler.config, **overrides)
 
 

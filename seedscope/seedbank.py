@@ -3,19 +3,24 @@
 A bank is a JSON file (``results/<run>/seedbank/<model>.json``) that names the model and the
 sampler settings its statistics hold for, the hash of the run's config, and per seed its
 statistics on each scored prompt set and its tags (``golden``, ``inferior``; later stages add
-``diverse``, style and ``text`` tags). Use it like this::
+``diverse``, style and ``text`` tags). Use it like this (the README's example, and a test
+runs it)::
 
     import torch
-    from diffusers import StableDiffusionPipeline
-    from seedscope.seedbank import load_bank, pick
+    from seedscope.seedbank import load_bank, load_pipeline, pick, pipeline_settings
 
     bank = load_bank("results/paper/seedbank/sd2.json")
-    seeds = pick(bank, n=4, prefer=["golden"], avoid=["text"])
-    pipe = StableDiffusionPipeline.from_pretrained(bank["model"]["weights"])
-    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-    images = pipe(["a red bicycle"] * len(seeds), generator=generators,
-                  num_inference_steps=bank["model"]["steps"],
-                  guidance_scale=bank["model"]["guidance"]).images
+    seeds = pick(bank, n=4, prefer=["golden"], avoid=["text"])  # or order="random", seed=0
+    pipe = load_pipeline(bank, device="cuda")  # the studied class, weights, dtype, scheduler
+    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]  # one per image
+    images = pipe(
+        ["a red bicycle by a lake"] * len(seeds),
+        generator=generators,
+        **pipeline_settings(bank)["call"],  # steps, guidance, size, eta, negative prompt
+    ).images
+
+``load_pipeline`` is plain diffusers, and ``pipeline_settings`` spells out every setting it
+uses, so any code that calls diffusers the same way renders the studied images.
 
 A seed is a noise recipe only for the model and sampler it was studied with: the statistics
 carry over to other prompts (figs 6-7) but not to other models.
@@ -36,16 +41,22 @@ from seedscope.errors import SeedscopeError
 
 FORMAT = 1
 STAT_COLUMNS = ("fid", "kid", "hps")
+# Every key of a model's config entry that its images depend on (batch_size, channels_last and
+# compile only at the float round-off level); ``build_bank`` adds the run's ``device``.
 MODEL_KEYS = (
     "pipeline",
     "weights",
     "revision",
     "variant",
+    "dtype",
     "resolution",
     "steps",
     "guidance",
     "negative_prompt",
     "scheduler",
+    "batch_size",
+    "channels_last",
+    "compile",
 )
 
 
@@ -73,11 +84,14 @@ def build_bank(
     tags: dict[str, Sequence[int]],
     selection: dict[str, Any],
     config_sha256: str,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """A bank for ``model`` from its per-seed tables (``per_set[set]``) and tagged seed lists.
 
     Seeds are listed best first by ``quality_rank``: the mean of their ranks on the selection
-    set's metrics (``selection["set"]``, ``selection["metrics"]``).
+    set's metrics (``selection["set"]``, ``selection["metrics"]``). ``bank["model"]`` holds the
+    model's config entry ``spec`` (its ``MODEL_KEYS``) and the run's ``device`` setting, which
+    decides what ``dtype: auto`` meant.
     """
     indexed = {name: table.set_index("seed") for name, table in per_set.items()}
     main = indexed[selection["set"]]
@@ -97,7 +111,7 @@ def build_bank(
         )
     return {
         "format": FORMAT,
-        "model": {"name": model, **{k: spec.get(k) for k in MODEL_KEYS}},
+        "model": {"name": model, **{k: spec.get(k) for k in MODEL_KEYS}, "device": device},
         "config_sha256": config_sha256,
         "selection": selection,
         "tags": {tag: sorted(int(s) for s in members) for tag, members in tags.items()},
@@ -163,3 +177,68 @@ def pick(
             "ask for fewer seeds or avoid fewer tags"
         )
     return [int(s["seed"]) for s in chosen]
+
+
+def pipeline_settings(bank: dict[str, Any], device: str = "auto") -> dict[str, Any]:
+    """Everything plain diffusers needs to render the images studied for ``bank``'s model.
+
+    Returns a dict with:
+
+    - ``pipeline``: the diffusers pipeline class name; ``weights``: the first argument of its
+      ``from_pretrained``; ``load``: that call's keywords (``dtype``, and ``revision`` and
+      ``variant`` where set);
+    - ``scheduler``: the diffusers scheduler class name, or None to keep the one saved with
+      the weights; ``scheduler_config``: what to override in the model's own scheduler config
+      (``cls.from_config(pipe.scheduler.config, **scheduler_config)``, as the study did);
+    - ``call``: the pipeline call's keywords (``num_inference_steps``, ``guidance_scale``,
+      ``height``, ``width``, ``eta`` where the pipeline takes it, and ``negative_prompt`` where
+      one was set: without it the pipeline's own default applies, as in the study);
+    - ``device``: where to run, ``device`` resolved (``auto``: cuda when available).
+
+    ``dtype: auto`` is float16 on a GPU and float32 on a CPU: the study's device decides it
+    where the bank records one, else ``device``.
+    """
+    from seedscope.generate import sampler_kwargs
+    from seedscope.models import pipeline_class, resolve_device, resolve_dtype, scheduler_choice
+
+    model = bank["model"]
+    target = resolve_device(device)
+    studied = model.get("device") or "auto"
+    dtype = resolve_dtype(
+        model.get("dtype") or "auto", target if studied == "auto" else resolve_device(studied)
+    )
+    load: dict[str, Any] = {"dtype": dtype}
+    load |= {key: model[key] for key in ("revision", "variant") if model.get(key)}
+    scheduler_spec = model.get("scheduler") or {}
+    scheduler, overrides = scheduler_choice(scheduler_spec)
+    call = sampler_kwargs(pipeline_class(model["pipeline"]), model | {"scheduler": scheduler_spec})
+    if model["guidance"] > 1.0 and model.get("negative_prompt"):
+        call["negative_prompt"] = model["negative_prompt"]
+    return {
+        "pipeline": model["pipeline"],
+        "weights": model["weights"],
+        "load": load,
+        "scheduler": scheduler,
+        "scheduler_config": overrides,
+        "call": call,
+        "device": target,
+    }
+
+
+def load_pipeline(bank: dict[str, Any], device: str = "auto"):
+    """The diffusers pipeline of ``bank``'s model, set up as studied, on ``device``.
+
+    Plain diffusers, following :func:`pipeline_settings`: the pipeline class's
+    ``from_pretrained`` with the studied dtype, revision and variant, then the studied
+    scheduler. Call it with ``**pipeline_settings(bank)["call"]`` and one CPU generator per
+    image.
+    """
+    import diffusers
+
+    settings = pipeline_settings(bank, device)
+    cls = getattr(diffusers, settings["pipeline"])
+    pipe = cls.from_pretrained(settings["weights"], **settings["load"])
+    name = settings["scheduler"]
+    scheduler = type(pipe.scheduler) if name is None else getattr(diffusers, name)
+    pipe.scheduler = scheduler.from_config(pipe.scheduler.config, **settings["scheduler_config"])
+    return pipe.to(settings["device"])

@@ -10,15 +10,19 @@ import sys
 import textwrap
 import time
 
+import diffusers
 import numpy as np
 import pytest
 import torch
+import transformers
 from PIL import Image
 
+import seedscope.generate
 from seedscope.config import load_config
 from seedscope.generate import (
     Item,
     PromptEmbeddings,
+    cpu_name,
     render_batch,
     render_shard,
     rerender,
@@ -27,7 +31,7 @@ from seedscope.generate import (
 )
 from seedscope.models import load_pipeline
 from seedscope.plan import load_calibration, make_plan
-from seedscope.shards import ShardReader, encode_png, verify
+from seedscope.shards import ShardReader, encode_png, image_key, read_manifest, verify
 
 from conftest import REPO, model_spec
 
@@ -40,6 +44,8 @@ PROMPTS = [
 # Rendering one image alone instead of in a batch changes floats by ~1e-6, which moves a few
 # pixels by one uint8 level. This is the tolerance we promise across batch sizes.
 MAX_LEVELS, MAX_FRACTION = 2, 0.01
+# What the seed bank promises between a shard's image and plain diffusers' call for it (README).
+BANK_LEVELS = 1
 
 
 @pytest.fixture(scope="module", params=["sd2", "sdxl-turbo"])
@@ -276,3 +282,86 @@ def test_run_context_of_a_compiled_unet(pipe_and_spec, monkeypatch):
     monkeypatch.setattr(pipe, "unet", torch.compile(pipe.unet))  # lazy: nothing compiles here
     context = run_context(pipe)
     assert context["dtype"] == "float32" and context["device"] == "cpu"
+
+
+def test_sdxl_with_guidance_renders_what_plain_diffusers_renders(tiny_models, tmp_path):
+    """No negative prompt and guidance > 1: SDXL's default (zero negative embeddings), not ""."""
+    spec = model_spec("sdxl-turbo", tiny_models["sdxl-turbo"], guidance=5.0, steps=2, batch_size=3)
+    pipe = load_pipeline("sdxl-turbo", spec, "cpu")
+    assert pipe.config.force_zeros_for_empty_prompt
+    shard = tmp_path / "s.tar"
+    render_shard(pipe, "sdxl-turbo", spec, "t", PROMPTS[:2], [0, 1, 2], shard, chunk_size=6)
+    reader = ShardReader(shard)
+    call = dict(num_inference_steps=2, guidance_scale=5.0, height=64, width=64)
+
+    def plain(text, seed, **extra):
+        generator = torch.Generator("cpu").manual_seed(seed)
+        return np.asarray(pipe(text, generator=generator, **call, **extra).images[0], int)
+
+    for prompt in PROMPTS[:2]:
+        for seed in (0, 2):
+            stored = np.asarray(reader.image(image_key(prompt["id"], seed)), int)
+            assert np.abs(plain(prompt["text"], seed) - stored).max() <= BANK_LEVELS
+            # The engine's old way, encoding "" as the negative prompt, is another image.
+            other = plain(prompt["text"], seed, negative_prompt="")
+            assert np.abs(other - stored).max() > 10 * BANK_LEVELS
+
+
+class _Stop(Exception):
+    pass
+
+
+class _StopAfter:
+    """A progress bar that stops the job once it has seen more than ``images`` images."""
+
+    def __init__(self, images):
+        self.images, self.seen = images, 0
+
+    def update(self, n):
+        self.seen += n
+        if self.seen > self.images:
+            raise _Stop
+
+
+def test_partial_shard_of_other_software_or_hardware_starts_over(tiny_models, tmp_path):
+    spec = model_spec("sdxl-turbo", tiny_models["sdxl-turbo"], batch_size=2)
+    pipe = load_pipeline("sdxl-turbo", spec, "cpu")
+
+    def render(shard, progress=None):  # 6 images in 3 chunks, one batch each
+        args = (pipe, "sdxl-turbo", spec, "t", PROMPTS, [0, 1], shard)
+        return render_shard(*args, chunk_size=2, progress=progress)
+
+    def killed_after_one_chunk(shard, patch=None):
+        with pytest.MonkeyPatch.context() as mp:
+            if patch:
+                mp.setattr(*patch)
+            with pytest.raises(_Stop):
+                render(shard, _StopAfter(2))
+        assert shard.with_name("s.tar.partial").exists() and not shard.exists()
+
+    same = tmp_path / "same" / "s.tar"
+    killed_after_one_chunk(same)
+    assert render(same)["chunks_rendered"] == 2  # the same identity resumes
+
+    other_torch = (torch, "__version__", "0.0.1+other")
+    other_device = (seedscope.generate, "device_name", lambda device: "Some Other Processor")
+    for name, patch in {"torch": other_torch, "device": other_device}.items():
+        shard = tmp_path / name / "s.tar"
+        killed_after_one_chunk(shard, patch)
+        assert render(shard)["chunks_rendered"] == 3, f"a partial shard of another {name}"
+        assert shard.read_bytes() == same.read_bytes()
+
+    reader = ShardReader(same)
+    meta = reader.meta(reader.entries[0].key)
+    versions = {
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+    }
+    assert meta["versions"].items() >= versions.items()
+    assert meta["device"] == "cpu" and meta["device_name"] == cpu_name() != ""
+    identity = read_manifest(same)["identity"]
+    assert identity["versions"] == meta["versions"]
+    assert identity["device_name"] == meta["device_name"]
