@@ -1,4 +1,4 @@
-"""Train the seed classifier of one model on its shards, split by prompt."""
+"""Train the seed classifier of one model on its shards, split by normalised prompt text."""
 
 import json
 
@@ -11,8 +11,11 @@ s = snakemake.params.settings
 seeds = snakemake.params.seeds
 model = snakemake.wildcards.model
 log = start_job(snakemake, f"seed classifier for {model}: {len(seeds)} seeds, {s['backbone']}")
-prompt_ids = [row["id"] for path in snakemake.input.prompts for row in read_prompts(path)]
-split = split_prompts(prompt_ids, dict(s["split"]), seed=s["split_seed"])
+prompts = [
+    (row["id"], row["text"]) for path in snakemake.input.prompts for row in read_prompts(path)
+]
+split = split_prompts(prompts, dict(s["split"]), seed=s["split_seed"])
+log.info("split (prompts, text-disjoint): %s", {k: len(v) for k, v in split.items()})
 with open(snakemake.output.split, "w") as handle:
     json.dump(split, handle, indent=1)
 transform = image_transform(s["image_size"])
@@ -34,4 +37,7 @@ summary = train_classifier(
     device=str(resolve_device(snakemake.config["device"])),
     pretrained=s["pretrained"],
 )
-log.info("trained: %s", {k: summary[k] for k in ("epochs_done", "final", "seconds")})
+log.info(
+    "trained: %s",
+    {k: summary[k] for k in ("epochs_done", "resumed_from_epoch", "final", "identity_sha256")},
+)

@@ -3,14 +3,10 @@
 Heavy imports (timm, pytorch-grad-cam, matplotlib) happen inside the functions that need them.
 """
 
-from seedscope.classifier.data import (
-    SeedShardDataset,
-    check_seed_range,
-    image_transform,
-    split_prompts,
-)
+from seedscope.classifier.data import SeedShardDataset, check_seed_range, image_transform
 from seedscope.classifier.gradcam import gradcam_by_seed, gradcam_maps, plot_gradcam
 from seedscope.classifier.model import build_classifier, load_classifier
+from seedscope.classifier.split import normalise_text, split_prompts
 from seedscope.classifier.train import cost_estimate, evaluate, train_classifier
 
 __all__ = [
@@ -23,6 +19,7 @@ __all__ = [
     "gradcam_maps",
     "image_transform",
     "load_classifier",
+    "normalise_text",
     "plot_gradcam",
     "split_prompts",
     "train_classifier",

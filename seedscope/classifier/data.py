@@ -1,8 +1,8 @@
-"""Datasets for the seed classifier: prompt-disjoint splits streamed straight from shards.
+"""Datasets for the seed classifier: images of a split's prompts streamed straight from shards.
 
 The task of section 4.1 of the paper: given an image, say which of the 1,024 seeds made it.
-Train, validation and test images come from disjoint prompts, so the classifier cannot
-recognise a prompt; it has to recognise the seed.
+Train, validation and test images come from prompts with disjoint texts (``split.py``), so the
+classifier cannot recognise a prompt; it has to recognise the seed.
 
 Shards are never unpacked. The dataset indexes each shard once (through ``ShardReader``,
 which checks the tar against its manifest) and keeps only numeric arrays of member offsets,
@@ -12,10 +12,12 @@ workers rather than re-parsing every manifest (~75 MB of JSON per 16-seed shard)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,9 +25,8 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seedscope.errors import ConfigError, DataError, ShardError
-from seedscope.shards import ShardReader, read_manifest
+from seedscope.shards import ShardReader, manifest_path, read_manifest
 
-SPLITS = ("train", "val", "test")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -40,53 +41,6 @@ def _ranges(values: Iterable[int], limit: int = 20) -> str:
             runs.append([v, v])
     text = [f"{a}-{b}" if b > a else str(a) for a, b in runs[:limit]]
     return ", ".join(text) + (f", ... ({len(runs) - limit} more runs)" if len(runs) > limit else "")
-
-
-def split_prompts(
-    prompt_ids: Iterable[str],
-    fractions: Sequence[float] | Mapping[str, int] = (0.8, 0.1, 0.1),
-    seed: int = 0,
-) -> dict[str, list[str]]:
-    """Split prompt ids into disjoint ``train``/``val``/``test`` lists, deterministic for ``seed``.
-
-    ``fractions`` is either three fractions (train, val, test; sum at most 1) or a dict of
-    prompt counts, e.g. ``{"train": 9000, "val": 1000, "test": 1000}`` as in the paper. The
-    result does not depend on the order (or repetition) of ``prompt_ids``.
-    """
-    ids = sorted(set(prompt_ids))
-    order = np.random.default_rng(seed).permutation(len(ids))
-    ids = [ids[i] for i in order]
-    if isinstance(fractions, Mapping):
-        if set(fractions) != set(SPLITS) or any(int(v) < 1 for v in fractions.values()):
-            raise ConfigError(
-                f"split counts {dict(fractions)} must give a positive count for exactly "
-                f"{', '.join(SPLITS)}"
-            )
-        counts = [int(fractions[s]) for s in SPLITS]
-        if sum(counts) > len(ids):
-            raise DataError(
-                f"the split needs {sum(counts)} distinct prompts (train {counts[0]} + val "
-                f"{counts[1]} + test {counts[2]}) but only {len(ids)} are available; lower the "
-                "counts or generate images for more prompts"
-            )
-    else:
-        fr = [float(f) for f in fractions]
-        if len(fr) != 3 or any(f < 0 for f in fr) or sum(fr) > 1 + 1e-9:
-            raise ConfigError(
-                f"split fractions {tuple(fractions)} must be three non-negative numbers "
-                "(train, val, test) summing to at most 1"
-            )
-        bounds = np.round(np.cumsum(fr) * len(ids)).astype(int)
-        counts = list(np.diff(np.concatenate([[0], bounds])))
-    if min(counts) < 1:
-        empty = [s for s, c in zip(SPLITS, counts, strict=True) if c < 1]
-        raise DataError(
-            f"split {fractions} of {len(ids)} prompts leaves {', '.join(empty)} empty; each "
-            f"split needs at least one prompt, so use at least {len(SPLITS)} prompts and "
-            "fractions that give each split one"
-        )
-    ends = np.cumsum(counts)
-    return {s: ids[e - c : e] for s, c, e in zip(SPLITS, counts, ends, strict=True)}
 
 
 def shard_seeds(shards: Iterable[str | Path]) -> set[int]:
@@ -126,25 +80,62 @@ def check_seed_range(shards: Iterable[str | Path], seeds: Iterable[int]) -> list
     return sorted(wanted)
 
 
+class ImageTransform:
+    """PIL image -> normalised (3, H, W) float tensor, resized (bicubic) to ``size`` if given.
+
+    A class rather than a closure so that it pickles (DataLoader workers under ``spawn``) and
+    describes itself: ``identity`` is what a training checkpoint records about it.
+    """
+
+    def __init__(self, size: int | None, mean: Sequence[float], std: Sequence[float]):
+        self.size = None if size is None else int(size)
+        self.mean, self.std = [float(m) for m in mean], [float(s) for s in std]
+        self._mean = torch.tensor(self.mean).view(3, 1, 1)
+        self._std = torch.tensor(self.std).view(3, 1, 1)
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """Everything the output depends on, as plain JSON values."""
+        return {
+            "transform": "resize_bicubic_normalise",
+            "size": self.size,
+            "mean": self.mean,
+            "std": self.std,
+        }
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """The normalised tensor of ``image``."""
+        if self.size is not None and image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
+        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
+        return (x.permute(2, 0, 1).float() / 255.0 - self._mean) / self._std
+
+
 def image_transform(
     size: int | None = None,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
-) -> Callable[[Image.Image], torch.Tensor]:
+) -> ImageTransform:
     """PIL image -> normalised (3, H, W) float tensor, resized (bicubic) to ``size`` if given.
 
     No augmentation: a seed shows as where things are in the image, which crops and flips move.
     """
-    mean_t = torch.tensor(mean).view(3, 1, 1)
-    std_t = torch.tensor(std).view(3, 1, 1)
+    return ImageTransform(size, mean, std)
 
-    def transform(image: Image.Image) -> torch.Tensor:
-        if size is not None and image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BICUBIC)
-        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
-        return (x.permute(2, 0, 1).float() / 255.0 - mean_t) / std_t
 
-    return transform
+def transform_identity(transform: Callable) -> dict[str, Any]:
+    """What a checkpoint records about ``transform``: its ``identity`` attribute if it has one,
+    else only its qualified name (a change inside such a function goes unnoticed)."""
+    identity = getattr(transform, "identity", None)
+    if identity is not None:
+        return dict(identity)
+    name = getattr(transform, "__qualname__", type(transform).__qualname__)
+    return {"callable": f"{getattr(transform, '__module__', '?')}.{name}"}
+
+
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class SeedShardDataset(IterableDataset):
@@ -183,10 +174,12 @@ class SeedShardDataset(IterableDataset):
 
     def _index(self) -> None:
         label_of = {s: i for i, s in enumerate(self.seeds)}
+        self._manifest_sha256: list[str] = []
         prompt_of = {p: i for i, p in enumerate(self.prompt_ids)}
         parts, found = [], set()  # per shard: shard, prompt, label, png/json offset and size
         for shard_index, shard in enumerate(self.shards):
             reader = ShardReader(shard)  # checks the manifest and the tar's size
+            self._manifest_sha256.append(_file_sha256(manifest_path(shard)))
             found.update(reader.seeds)
             rows = [
                 (shard_index, prompt_of[e.prompt_id], label_of.get(e.seed, -1))
@@ -219,6 +212,27 @@ class SeedShardDataset(IterableDataset):
 
     def __len__(self) -> int:
         return len(self._label)
+
+    def identity(self) -> dict[str, Any]:
+        """What this dataset's items and their order depend on, as plain JSON values.
+
+        The sha256 of every shard's manifest file as indexed (sorted: the item order does not
+        depend on the shards' order or location; a manifest holds the sha256 of every image and
+        a hash of the prompt texts, so a re-rendered shard changes it), the prompts (their
+        count and the sha256 of their sorted ids), the seeds, the transform
+        (``transform_identity``) and the shuffle. ``train_classifier`` resumes a checkpoint
+        only if this is unchanged.
+        """
+        prompts = json.dumps(self.prompt_ids).encode()
+        return {
+            "manifests_sha256": sorted(self._manifest_sha256),
+            "prompts": len(self.prompt_ids),
+            "prompt_ids_sha256": hashlib.sha256(prompts).hexdigest(),
+            "seeds": self.seeds,
+            "transform": transform_identity(self.transform),
+            "shuffle": self.shuffle,
+            "shuffle_seed": self.shuffle_seed if self.shuffle else None,
+        }
 
     @property
     def labels(self) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -15,6 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from seedscope.classifier.checkpoint import (
+    identity_sha256,
+    load_checkpoint,
+    run_identity,
+    save_checkpoint,
+)
 from seedscope.classifier.model import build_classifier
 from seedscope.errors import ConfigError
 
@@ -76,12 +83,6 @@ def _predict(model, ds, batch_size, num_workers, device, amp_dtype) -> dict[str,
     return {"loss": losses / max(len(labels), 1), "labels": labels, "preds": preds, "top5": top5}
 
 
-def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _write_metrics(history: list[dict], path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
@@ -113,13 +114,27 @@ def train_classifier(
 
     AdamW (no weight decay on biases and norm weights) with a per-step cosine schedule over all
     ``epochs``; mixed precision (bf16, else fp16 with loss scaling) only on CUDA (``amp=None``:
-    on when the device is CUDA). Each epoch ends with ``out_dir/checkpoint.pt`` (written to a
-    temporary name, then renamed) and ``out_dir/metrics.csv`` rewritten from the checkpoint's
-    history, so the two always agree. If a checkpoint exists the run resumes from it and, at
-    the same thread count on CPU, ends with the same weights as an uninterrupted run; a
-    checkpoint written with other settings raises ``ConfigError``. ``stop_after`` ends this
-    call after that many epochs in all (what a kill does). Final weights go to
-    ``out_dir/model.safetensors``. Returns a summary dict.
+    on when the device is CUDA). ``train_ds`` and ``val_ds`` are ``SeedShardDataset``s (or
+    anything with their ``set_epoch`` and ``identity``).
+
+    Each epoch ends with ``out_dir/checkpoint.pt`` (written to a temporary name, then renamed)
+    and ``out_dir/metrics.csv`` rewritten from the checkpoint's history, so the two always
+    agree. The checkpoint carries the run's identity (``checkpoint.run_identity``: every
+    setting here, the device type and AMP dtype, and both datasets' identities, which hold the
+    sha256 of each shard manifest, the split's prompt ids, the seeds and the transform with its
+    image size). A checkpoint with the same identity is resumed, and at the same thread count
+    on CPU the run ends with the same weights as an uninterrupted one. A checkpoint with another
+    identity (other settings, a re-rendered shard, another split), an unreadable one or one
+    without an identity is ignored with a warning and training starts over. None of these
+    raises: a checkpoint holds only compute, never data, so setting it aside loses nothing
+    that the new run could use, and a rerun after a config change or a re-render must train
+    on what it was given instead of stopping. It is not even deleted until the new run's first
+    epoch replaces it.
+
+    ``stop_after`` ends this call after that many epochs in all (what a kill does). Once all
+    ``epochs`` are done the final weights go to ``out_dir/model.safetensors`` (their metadata
+    holds ``identity_sha256`` and the ``identity`` as JSON) and the checkpoint is deleted, so
+    a finished run never resumes. Returns a summary dict.
     """
     from safetensors.torch import save_model
 
@@ -140,9 +155,12 @@ def train_classifier(
         pretrained=pretrained,
         num_workers=num_workers,
         amp=str(amp_dtype),
+        device=dev.type,
         train_images=len(train_ds),
         val_images=len(val_ds),
     )
+    identity = run_identity(config, train_ds, val_ds)
+    identity_hash = identity_sha256(identity)
     torch.manual_seed(seed)
     model = build_classifier(model_name, num_classes, pretrained=pretrained).to(dev)
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -156,16 +174,8 @@ def train_classifier(
     scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
 
     checkpoint, history, start = out / "checkpoint.pt", [], 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        diff = {k: (state["config"].get(k), v) for k, v in config.items()}
-        diff = {k: v for k, v in diff.items() if v[0] != v[1]}
-        if diff:
-            raise ConfigError(
-                f"checkpoint {checkpoint} was written with other settings "
-                f"({', '.join(f'{k}: {a!r} there, {b!r} now' for k, (a, b) in diff.items())}); "
-                "delete it to start over, or rerun with the same settings to resume"
-            )
+    state = load_checkpoint(checkpoint, identity)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -209,9 +219,9 @@ def train_classifier(
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
         }
-        _save_atomic(
+        save_checkpoint(
             dict(
-                config=config,
+                identity=identity,
                 epoch=epoch + 1,
                 history=history,
                 model=model.state_dict(),
@@ -227,13 +237,21 @@ def train_classifier(
     weights = None
     if len(history) == epochs:
         weights = out / "model.safetensors"
-        meta = {"model_name": model_name, "num_classes": str(num_classes), "epochs": str(epochs)}
+        meta = {
+            "model_name": model_name,
+            "num_classes": str(num_classes),
+            "epochs": str(epochs),
+            "identity_sha256": identity_hash,
+            "identity": json.dumps(identity, sort_keys=True),
+        }
         tmp = weights.with_name("model.tmp.safetensors")
         save_model(model, str(tmp), metadata=meta)
         os.replace(tmp, weights)
+        checkpoint.unlink(missing_ok=True)
     seconds = time.perf_counter() - begin
     return {
         **config,
+        "identity_sha256": identity_hash,
         "epochs_done": len(history),
         "resumed_from_epoch": start,
         "steps_per_epoch": steps,
