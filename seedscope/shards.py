@@ -6,11 +6,17 @@ and most training loaders read it as is). Beside it lies ``<shard>.json``, the m
 key with its prompt, seed, the sha256 of both members and their byte offsets in the tar, which
 gives random access by seed or prompt without unpacking anything.
 
-Writing goes to ``<shard>.partial`` plus an append-only ``<shard>.progress.jsonl`` (one line per
-completed chunk, fsync'd). A killed job leaves both; the next run truncates the partial tar to
-the last completed chunk and continues from there. The finished tar and manifest are renamed
-into place, manifest first: a kill between the two renames leaves the progress log, from which
-the next run finishes without rendering anything.
+Writing goes to ``<shard>.partial`` plus a progress log ``<shard>.progress.jsonl``: a header
+with the shard's identity, then one line per completed chunk (its number, the tar's size after
+it, its entries), appended and fsync'd after the chunk's bytes. A killed job leaves both. The
+next run accepts chunk lines while they are JSON, number the chunks 0, 1, 2, ..., lie inside
+the partial and list entries that fill exactly their chunk's bytes (a torn line, or chunks that
+a shortened partial lost, end it); it rewrites the log atomically to the header and those lines,
+truncates the partial to the last of them and continues from there. Before publishing, the
+writer checks the entries against the tar (member headers, offsets, sizes, every sha256) and
+refuses on any disagreement. The finished tar and manifest are renamed into place, manifest
+first: a kill between the two renames leaves the progress log, from which the next run finishes
+without rendering anything.
 
 Images are PNG: lossless, because FID moves with JPEG compression (clean-fid, Parmar et al.
 2022), and bit-stable for a given pixel array, so a shard's sha256 is reproducible.
@@ -18,6 +24,7 @@ Images are PNG: lossless, because FID moves with JPEG compression (clean-fid, Pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -104,40 +111,50 @@ class ShardWriter:
         self._file = None
 
     def open(self) -> int:
-        """Open for writing, resuming a matching partial shard. Returns the chunks already done."""
+        """Open for writing, resuming a matching partial shard. Returns the chunks already done.
+
+        The progress log is rewritten atomically to its header and the chunk lines accepted
+        (see the module docstring), and the partial is truncated to the end of the last of
+        them, so every later line follows a whole one and every accepted chunk is in the tar.
+        """
         self.shard.parent.mkdir(parents=True, exist_ok=True)
-        resumed = self._load_progress()
-        if not resumed:
-            self.entries, self.chunks_done, self._offset = [], 0, 0
-            with open(self.progress, "w") as log:
-                log.write(json.dumps({"identity": self.identity}, sort_keys=True) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-        self._file = open(self.partial, "r+b" if resumed else "wb")  # noqa: SIM115 - closed by finish()
+        self.entries, self.chunks_done, self._offset = [], 0, 0
+        lines = [json.dumps({"identity": self.identity}, sort_keys=True).encode()]
+        lines += self._accepted_chunks()
+        _replace_durably(self.progress, b"".join(line + b"\n" for line in lines))
+        mode = "r+b" if self.partial.exists() else "wb"
+        self._file = open(self.partial, mode)  # noqa: SIM115 - closed by finish()
         self._file.truncate(self._offset)
         self._file.seek(self._offset)
         return self.chunks_done
 
-    def _load_progress(self) -> bool:
+    def _accepted_chunks(self) -> list[bytes]:
+        """The progress log's chunk lines that this run resumes from, in order (sets the state)."""
         if not (self.progress.exists() and self.partial.exists()):
-            return False
-        lines = self.progress.read_text().splitlines()
-        try:
-            header = json.loads(lines[0])
-        except (IndexError, json.JSONDecodeError):
-            return False
-        if header.get("identity") != self.identity:
-            return False
+            return []
+        lines = self.progress.read_bytes().splitlines()
+        header = _json(lines[0]) if lines else None
+        if not isinstance(header, dict) or header.get("identity") != self.identity:
+            return []
+        size = self.partial.stat().st_size
+        accepted = []
         for line in lines[1:]:
+            chunk = _json(line)
             try:
-                chunk = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn last line: that chunk is redone
-            if chunk["offset"] > self.partial.stat().st_size:
-                break
-            self.entries.extend(Entry(**e) for e in chunk["entries"])
-            self.chunks_done, self._offset = chunk["chunk"] + 1, chunk["offset"]
-        return True
+                entries = [Entry(**e) for e in chunk["entries"]]
+                valid = (
+                    chunk["chunk"] == len(accepted)
+                    and chunk["offset"] <= size
+                    and _layout_error(entries, self._offset, chunk["offset"]) is None
+                )
+            except (TypeError, KeyError):  # not a chunk record
+                valid = False
+            if not valid:
+                break  # a torn line, or a chunk the partial lost: redone from here
+            accepted.append(line)
+            self.entries += entries
+            self.chunks_done, self._offset = len(accepted), chunk["offset"]
+        return accepted
 
     def write_chunk(self, images: list[tuple[str, bytes, dict[str, Any]]]) -> None:
         """Append one chunk of ``(key, png_bytes, metadata)`` and record it durably."""
@@ -179,7 +196,23 @@ class ShardWriter:
         self.chunks_done += 1
 
     def finish(self, info: dict[str, Any] | None = None) -> None:
-        """Close the tar, write the manifest and move both into place."""
+        """Check the tar against the entries, close it, write the manifest and move both into place.
+
+        The check streams every member from the partial once. The partial must hold exactly
+        the bytes written; the entries must tile them member after member (each png, then its
+        json, in order, without gap or overlap, so the tar has exactly two members per entry);
+        each member's tar header must name the entry's key and size, and each member's sha256
+        must match. On a disagreement it raises ``ShardError`` naming the shard and what
+        differs, publishes nothing and leaves the partial and the progress log as they are.
+        """
+        problem = self._disagreement()
+        if problem is not None:
+            self._file.close()
+            raise ShardError(
+                f"refusing to publish shard {self.shard}: its entries and tar disagree: {problem};"
+                f" {self.partial} and {self.progress} are left for inspection (delete both and"
+                " rerun to render the shard again)"
+            )
         end = b"\0" * (2 * _BLOCK)
         total = self._offset + len(end)
         end += b"\0" * ((-total) % _RECORD)
@@ -196,12 +229,86 @@ class ShardWriter:
             "columns": list(Entry.__dataclass_fields__),
             "entries": [list(e.__dict__.values()) for e in self.entries],
         }
-        target = manifest_path(self.shard)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(manifest, sort_keys=True))
-        os.replace(tmp, target)
+        _replace_durably(manifest_path(self.shard), json.dumps(manifest, sort_keys=True).encode())
         os.replace(self.partial, self.shard)
+        _fsync_dir(self.shard.parent)
         self.progress.unlink()
+
+    def _disagreement(self) -> str | None:
+        """What differs between the entries and the partial tar, or None (see ``finish``)."""
+        self._file.flush()
+        actual = os.fstat(self._file.fileno()).st_size
+        if actual != self._offset:
+            return f"the partial has {actual} bytes where {self._offset} were written"
+        keys = [e.key for e in self.entries]
+        if len(set(keys)) != len(keys):
+            return f"{len(keys) - len(set(keys))} keys are listed twice"
+        problem = _layout_error(self.entries, 0, self._offset)
+        if problem is not None:
+            return problem
+        with open(self.partial, "rb") as tar:
+            for name, offset, size, sha256 in _members(self.entries):
+                tar.seek(offset - _BLOCK)
+                try:
+                    header = tarfile.TarInfo.frombuf(tar.read(_BLOCK), "utf-8", "strict")
+                except tarfile.HeaderError as err:
+                    return f"no tar header for {name} at byte {offset - _BLOCK} ({err})"
+                if (header.name, header.size) != (name, size):
+                    return (
+                        f"the member at byte {offset - _BLOCK} is {header.name} ({header.size}"
+                        f" bytes) where the entries list {name} ({size} bytes)"
+                    )
+                if _sha256(tar.read(size)) != sha256:
+                    return f"{name} does not match its sha256"
+        return None
+
+
+def _json(line: bytes) -> Any:
+    """One parsed JSON line, or None if it is not JSON (torn, or not even UTF-8)."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _members(entries: list[Entry]) -> Iterator[tuple[str, int, int, str]]:
+    """The tar members of ``entries`` in tar order: name, data offset, size, sha256."""
+    for e in entries:
+        yield f"{e.key}.png", e.png_offset, e.png_size, e.png_sha256
+        yield f"{e.key}.json", e.json_offset, e.json_size, e.json_sha256
+
+
+def _layout_error(entries: list[Entry], start: int, end: int) -> str | None:
+    """Why ``entries`` do not fill the tar bytes ``[start, end)`` member after member, or None."""
+    position = start
+    for name, offset, size, _ in _members(entries):
+        if offset != position + _BLOCK:
+            return f"{name} is listed at byte {offset} where a member starts at {position + _BLOCK}"
+        position = offset + size + (-size) % _BLOCK
+    if position != end:
+        return f"the entries end at byte {position} where the tar data ends at {end}"
+    return None
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make renames in ``directory`` durable, where the platform can open a directory."""
+    with contextlib.suppress(OSError):  # e.g. Windows, or a file system that cannot
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _replace_durably(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically: temporary file, fsync, rename, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def read_manifest(shard: str | Path) -> dict[str, Any]:

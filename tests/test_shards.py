@@ -1,5 +1,6 @@
 """Shards: round trip, random access, resumable writing, and verify catching corruption."""
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -135,3 +136,110 @@ def test_manifest_member_mismatch(tmp_path):
         verify(shard)
     with tarfile.open(shard) as tar:  # the tar itself is untouched
         assert len(tar.getmembers()) == 16
+
+
+def tear(writer):
+    """What a kill in the middle of a chunk leaves: its bytes half written, its line half."""
+    with open(writer.partial, "ab") as f:
+        f.write(b"half of a chunk")
+    with open(writer.progress, "a") as f:
+        f.write('{"chunk": 7, "offset": 12')
+
+
+def test_torn_lines_are_dropped_so_later_chunks_survive_later_kills(tmp_path):
+    shard, items = tmp_path / "s.tar", images(seeds=range(6))  # 12 images, 6 chunks of 2
+    writer = ShardWriter(shard, IDENTITY)
+    writer.open()
+    done = 0
+    for job in range(3):  # each job writes two chunks and is killed while writing the next
+        for _ in range(2 if job else 1):
+            writer.write_chunk(items[2 * done : 2 * done + 2])
+            done += 1
+        written = writer._offset
+        tear(writer)
+        writer = ShardWriter(shard, IDENTITY)
+        assert writer.open() == done and writer.chunks_done == done
+        assert writer.partial.stat().st_size == written  # the torn bytes are cut, not more
+        lines = writer.progress.read_text().splitlines()
+        assert len(lines) == 1 + done and all(json.loads(line) for line in lines)
+    writer.write_chunk(items[2 * done :])
+    writer.finish()
+    write(tmp_path / "ref.tar", items)
+    assert verify(shard) == 12
+    assert shard.read_bytes() == (tmp_path / "ref.tar").read_bytes()
+    assert ShardReader(shard).entries == ShardReader(tmp_path / "ref.tar").entries
+
+
+def test_shortened_partial_never_yields_more_entries_than_images(tmp_path):
+    shard, items = tmp_path / "s.tar", images()  # 8 images, 4 chunks of 2
+    writer = ShardWriter(shard, IDENTITY)
+    writer.open()
+    for start in (0, 2, 4):
+        writer.write_chunk(items[start : start + 2])
+        if start == 0:
+            first_chunk_end = writer._offset
+    with open(writer.partial, "r+b") as f:  # the file system lost the end of the partial
+        f.truncate(first_chunk_end + 1000)
+    writer = ShardWriter(shard, IDENTITY)
+    assert writer.open() == 1
+    writer.write_chunk(items[2:4])
+    writer.write_chunk(items[4:6])  # the partial grows past where the lost chunks ended
+    writer = ShardWriter(shard, IDENTITY)  # killed, resumed
+    assert writer.open() == 3
+    writer.write_chunk(items[6:])
+    writer.finish()
+    assert verify(shard) == 8
+    assert len(json.loads(manifest_path(shard).read_text())["entries"]) == 8
+
+
+def drop_entry(writer):
+    writer.entries.pop(3)
+
+
+def repeat_entry(writer):
+    writer.entries.append(writer.entries[-1])
+
+
+def change_sha256(writer):
+    writer.entries[2] = dataclasses.replace(writer.entries[2], json_sha256="0" * 64)
+
+
+def flip_png_byte(writer):
+    writer._file.seek(writer.entries[5].png_offset + 30)
+    writer._file.write(b"\xff")
+    writer._file.seek(writer._offset)
+
+
+def rename_member(writer):
+    entry = writer.entries[4]
+    writer.entries[4] = dataclasses.replace(entry, key="p-00009_seed000009")
+
+
+def cut_partial(writer):
+    writer._file.truncate(writer._offset - 512)
+
+
+@pytest.mark.parametrize(
+    "tamper, differs",
+    [
+        (drop_entry, "is listed at byte"),
+        (repeat_entry, "listed twice"),
+        (change_sha256, "sha256"),
+        (flip_png_byte, "sha256"),
+        (rename_member, "p-00009_seed000009.png"),
+        (cut_partial, "bytes where"),
+    ],
+)
+def test_finish_refuses_when_entries_and_tar_disagree(tmp_path, tamper, differs):
+    shard, items = tmp_path / "s.tar", images()
+    writer = ShardWriter(shard, IDENTITY)
+    writer.open()
+    for start in range(0, len(items), 3):
+        writer.write_chunk(items[start : start + 3])
+    tamper(writer)
+    partial, progress = writer.partial.read_bytes(), writer.progress.read_bytes()
+    with pytest.raises(ShardError, match=differs) as err:
+        writer.finish()
+    assert str(shard) in str(err.value)
+    assert not shard.exists() and not manifest_path(shard).exists()
+    assert writer.partial.read_bytes() == partial and writer.progress.read_bytes() == progress
