@@ -1,4 +1,5 @@
-"""Per-seed FID and KID, or HPS, of one seed block from its feature table (bootstrap included)."""
+"""Per-seed FID and KID, or HPS, of one seed block from its feature table (with the subsample
+replicates of its confidence intervals)."""
 
 from seedscope.features.table import read_table
 from seedscope.jobs import start_job

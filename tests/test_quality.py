@@ -9,13 +9,9 @@ from cleanfid.fid import frechet_distance, kernel_distance
 
 from seedscope.errors import FeatureError
 from seedscope.features.table import FeatureTable
-from seedscope.quality.frechet import (
-    bootstrap_counts,
-    frechet_to_reference,
-    kid_to_reference,
-    reference_stats,
-)
+from seedscope.quality.frechet import frechet_to_reference, kid_to_reference, reference_stats
 from seedscope.quality.golden import correlation_ci, golden_and_inferior, top_seeds
+from seedscope.quality.intervals import subsample_weights
 from seedscope.quality.perseed import by_seed, fid_block, hps_block, ranks, summarise
 from seedscope.quality.table1 import compose, draw_seeds, hps_metric, score_draws
 
@@ -43,29 +39,44 @@ def test_kid_equals_clean_fid_with_one_full_subset():
     assert kid_to_reference(fake, reference_stats(real, "cpu"))[0] == pytest.approx(expected)
 
 
-def test_bootstrap_replicates_equal_explicit_resampling():
+def test_subsample_replicates_equal_explicit_subsets():
     rng = np.random.default_rng(2)
     real, fake = _gaussian(rng, 60, 8), _gaussian(rng, 50, 8, shift=0.5)
     reference = reference_stats(real, "cpu")
-    counts = bootstrap_counts(50, 4, seed=7)
-    assert (counts.sum(1) == 50).all()
-    assert (counts == bootstrap_counts(50, 4, seed=7)).all()  # every job draws the same prompts
-    assert not (counts == bootstrap_counts(50, 4, seed=8)).all()
-    fids = frechet_to_reference(fake, reference, counts)
-    kids = kid_to_reference(fake, reference, counts)
-    for row, fid, kid in zip(counts, fids, kids, strict=True):
-        resampled = np.repeat(fake, row, axis=0)
+    weights = subsample_weights(50, 4, seed=7)
+    assert weights.shape == (2, 4, 50) and np.allclose(weights.sum(-1), 50)
+    assert ((weights > 0).sum(-1) == [[25] * 4, [12] * 4]).all()  # halves and quarters
+    assert (weights == subsample_weights(50, 4, seed=7)).all()  # every job, the same prompts
+    assert not (weights == subsample_weights(50, 4, seed=8)).all()
+    rows = weights.reshape(-1, 50)
+    fids = frechet_to_reference(fake, reference, rows)
+    kids = kid_to_reference(fake, reference, rows)
+    for row, fid, kid in zip(rows, fids, kids, strict=True):
+        subset = fake[row > 0]  # a subsample's FID and KID are those of its images
         expected_fid = frechet_distance(
-            real.mean(0),
-            np.cov(real, rowvar=False),
-            resampled.mean(0),
-            np.cov(resampled, rowvar=False),
+            real.mean(0), np.cov(real, rowvar=False), subset.mean(0), np.cov(subset, rowvar=False)
         )
         assert fid == pytest.approx(expected_fid, rel=1e-6)
-        k = (resampled @ resampled.T / 8 + 1) ** 3
-        within = (k.sum() - np.trace(k)) / (50 * 49)
-        between = ((resampled @ real.T / 8 + 1) ** 3).mean()
+        expected_kid = kid_to_reference(subset, reference)[0]
+        assert kid == pytest.approx(expected_kid, rel=1e-9)
+        m = len(subset)
+        k = (subset @ subset.T / 8 + 1) ** 3
+        within = (k.sum() - np.trace(k)) / (m * (m - 1))
+        between = ((subset @ real.T / 8 + 1) ** 3).mean()
         assert kid == pytest.approx(within + reference.kernel_mean - 2 * between)
+
+
+def test_fewer_images_than_dimensions_agree_with_clean_fid_on_subsets():
+    rng = np.random.default_rng(12)
+    real, fake = _gaussian(rng, 80, 32), _gaussian(rng, 12, 32, shift=0.4)
+    reference = reference_stats(real, "cpu")
+    rows = subsample_weights(12, 3, seed=0).reshape(-1, 12)
+    for row, fid in zip(rows, frechet_to_reference(fake, reference, rows), strict=True):
+        subset = fake[row > 0]
+        expected = frechet_distance(
+            real.mean(0), np.cov(real, rowvar=False), subset.mean(0), np.cov(subset, rowvar=False)
+        )
+        assert fid == pytest.approx(expected, rel=1e-6)
 
 
 def _block_table(rng, seeds, prompts, d, shift_of):
@@ -118,7 +129,7 @@ def test_hps_block_means_and_paired_replicates():
     block = hps_block(table, prompts, {"resamples": 30, "seed": 1})
     assert block["hps"].tolist() == [2.5, 3.5]
     # paired: seed 1 is seed 0 plus one on every prompt, in every replicate
-    assert np.allclose(block["hps_boot"][1] - block["hps_boot"][0], 1.0)
+    assert np.allclose(block["hps_sub"][1] - block["hps_sub"][0], 1.0)
     summary = summarise(block, 0.9)
     assert summary.set_index("seed").hps_rank.to_dict() == {0: 2, 1: 1}
 

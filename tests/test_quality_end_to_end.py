@@ -70,5 +70,5 @@ def test_grey_seed_is_ranked_worst_with_a_ci_that_excludes_the_others(tiny_model
     others = summary.drop(index=DEGRADED)
     assert worst.fid_rank == len(SEEDS)
     assert worst.fid_lo > others.fid_hi.max(), summary[["fid", "fid_lo", "fid_hi"]]
-    assert worst.fid_rank_lo == len(SEEDS)  # worst in every bootstrap replicate
+    assert worst.fid_rank_lo == len(SEEDS)  # worst in every subsample replicate
     assert worst.fid > 10 * others.fid.max()  # grey images are far from what the model makes

@@ -32,9 +32,11 @@ def test_demo_scores_every_seed_with_cis_and_ranks(demo):
             table = pd.read_csv(run / "tables" / f"perseed_{model}_{prompt_set}.csv")
             assert set(table.seed) == seeds
             for metric in metrics.split():
-                assert (table[f"{metric}_lo"] <= table[f"{metric}_hi"]).all()
+                for interval in ("", "_rank"):  # every interval contains its value
+                    lo, value = table[f"{metric}{interval}_lo"], table[f"{metric}{interval}"]
+                    assert ((lo <= value) & (value <= table[f"{metric}{interval}_hi"])).all()
+                assert (table[f"{metric}_sd"] >= 0).all()
                 assert sorted(table[f"{metric}_rank"]) == list(range(1, len(seeds) + 1))
-                assert (table[f"{metric}_rank_lo"] <= table[f"{metric}_rank"]).all()
             if "fid" not in metrics:
                 assert "fid" not in table.columns  # no real images for PartiPrompts
 
@@ -69,6 +71,8 @@ def test_demo_golden_seeds_table1_and_figures(demo):
         len(table1) == len(MODELS) * 3 * 2
     )  # (coco2 FID, coco2 HPS, parti HPS) x (random, golden)
     assert set(table1.seeds) == {"random", "golden"}
+    filled = table1.dropna(subset=["value"])  # an empty golden set gives a row of NaN
+    assert ((filled.lo <= filled.value) & (filled.value <= filled.hi)).all()
     assert "\\begin{tabular}" in (run / "tables" / "table1_random_vs_golden.tex").read_text()
     assert "| model |" in (run / "tables" / "table1_random_vs_golden.md").read_text()
     figures = [f"fig5_best_worst_seeds_{m}" for m in MODELS]

@@ -1,9 +1,10 @@
 """Per-seed FID, KID and HPS with paired bootstrap replicates, one seed block at a time.
 
 A block job turns one feature table (every prompt x the seeds of one block) into per-seed point
-estimates and bootstrap replicates. Every block draws the same resampled prompts (same
-``n``, ``resamples`` and ``seed``), so replicates are paired across seeds: the merge step turns
-them into confidence intervals of each seed's value and of its rank among all seeds.
+estimates and subsample replicates. Every block draws the same prompt subsets (same ``n``,
+``resamples`` and ``seed``), so replicates are paired across seeds: the merge step turns them
+into confidence intervals (:mod:`seedscope.quality.intervals`) of each seed's value and of its
+rank among all seeds.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import pandas as pd
 
 from seedscope.errors import FeatureError
 from seedscope.features.table import FeatureTable
-from seedscope.quality.frechet import (
-    Reference,
-    bootstrap_counts,
-    frechet_to_reference,
-    kid_to_reference,
+from seedscope.quality.frechet import Reference, frechet_to_reference, kid_to_reference
+from seedscope.quality.intervals import (
+    FRACTIONS,
+    rank_intervals,
+    subsample_weights,
+    t_interval,
+    variance_at_n,
 )
 
 # metric -> True when lower is better
@@ -54,34 +57,51 @@ def by_seed(table: FeatureTable, prompt_ids: list[str]) -> dict[int, np.ndarray]
 def fid_block(
     table: FeatureTable, prompt_ids: list[str], reference: Reference, bootstrap: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """Per-seed FID and KID of one block, point estimates and paired bootstrap replicates."""
-    counts = bootstrap_counts(len(prompt_ids), bootstrap["resamples"], bootstrap["seed"])
-    seeds, out = [], {"fid": [], "fid_boot": [], "kid": [], "kid_boot": []}
+    """Per-seed FID and KID of one block: point estimates and paired subsample replicates
+    (``<metric>_sub``: seeds x fractions x resamples, see :mod:`seedscope.quality.intervals`)."""
+    weights = _weights(len(prompt_ids), bootstrap)
+    seeds, out = [], {"fid": [], "fid_sub": [], "kid": [], "kid_sub": []}
     for seed, features in by_seed(table, prompt_ids).items():
         seeds.append(seed)
-        out["fid"].append(frechet_to_reference(features, reference)[0])
-        out["fid_boot"].append(frechet_to_reference(features, reference, counts))
-        out["kid"].append(kid_to_reference(features, reference)[0])
-        out["kid_boot"].append(kid_to_reference(features, reference, counts))
-    return {"seed": np.array(seeds), **{k: np.array(v) for k, v in out.items()}}
+        for metric, statistic in (("fid", frechet_to_reference), ("kid", kid_to_reference)):
+            out[metric].append(statistic(features, reference)[0])
+            out[f"{metric}_sub"].append(statistic(features, reference, weights).reshape(2, -1))
+    n = np.full(len(seeds), len(prompt_ids))
+    return {"seed": np.array(seeds), "n": n, **{k: np.array(v) for k, v in out.items()}}
 
 
 def hps_block(
     table: FeatureTable, prompt_ids: list[str], bootstrap: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """Per-seed mean HPS over ``prompt_ids``, point estimates and paired bootstrap replicates."""
-    counts = bootstrap_counts(len(prompt_ids), bootstrap["resamples"], bootstrap["seed"])
-    seeds, means, boots = [], [], []
+    """Per-seed mean HPS over ``prompt_ids``: point estimates and paired subsample replicates."""
+    weights = _weights(len(prompt_ids), bootstrap)
+    seeds, means, subs = [], [], []
     for seed, scores in by_seed(table, prompt_ids).items():
         scores = scores[:, 0].astype(np.float64)
         seeds.append(seed)
         means.append(scores.mean())
-        boots.append(counts @ scores / len(scores))
-    return {"seed": np.array(seeds), "hps": np.array(means), "hps_boot": np.array(boots)}
+        subs.append(weights.reshape(-1, len(scores)) @ scores / len(scores))
+    return {
+        "seed": np.array(seeds),
+        "n": np.full(len(seeds), len(prompt_ids)),
+        "hps": np.array(means),
+        "hps_sub": np.array(subs).reshape(len(seeds), len(FRACTIONS), -1),
+    }
+
+
+def _weights(n: int, bootstrap: dict[str, Any]) -> np.ndarray:
+    """The subsample weights every block of a set shares (fractions * resamples x n)."""
+    if n < 3:
+        raise FeatureError(
+            f"per-seed intervals need at least 3 prompts per seed, got {n}; "
+            "use more prompts for this set"
+        )
+    weights = subsample_weights(n, bootstrap["resamples"], bootstrap["seed"])
+    return weights.reshape(-1, n)
 
 
 def save_block(path: str | Path, block: dict[str, np.ndarray]) -> None:
-    """Write a block's arrays (``seed``, ``<metric>``, ``<metric>_boot``) as an npz."""
+    """Write a block's arrays (``seed``, ``n``, ``<metric>``, ``<metric>_sub``) as an npz."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **block)
 
@@ -111,18 +131,28 @@ def ranks(values: np.ndarray, lower_is_better: bool) -> np.ndarray:
 
 
 def summarise(blocks: dict[str, np.ndarray], confidence: float) -> pd.DataFrame:
-    """One row per seed: each metric's value, percentile CI, rank and rank CI."""
-    alpha = (1 - confidence) / 2
+    """One row per seed: each metric's value, its standard deviation at the number of prompts
+    (``sd``), CI, rank and rank CI.
+
+    The value's interval covers the statistic's expectation at its number of prompts and always
+    contains the value; the rank interval counts the seeds surely better and surely worse, from
+    the paired replicates (:mod:`seedscope.quality.intervals`).
+    """
     table = pd.DataFrame({"seed": blocks["seed"]})
     for metric, lower in LOWER_IS_BETTER.items():
         if metric not in blocks:
             continue
-        point, boot = blocks[metric], blocks[f"{metric}_boot"]  # seeds, seeds x resamples
+        if f"{metric}_sub" not in blocks or "n" not in blocks:
+            raise FeatureError(
+                f"per-seed blocks hold no {metric} subsample replicates: they were written by an "
+                "older seedscope; rerun them with `snakemake --forcerun perseed_block`"
+            )
+        point, replicates, n = blocks[metric], blocks[f"{metric}_sub"], int(blocks["n"].max())
         table[metric] = point
-        table[f"{metric}_lo"] = np.quantile(boot, alpha, axis=1)
-        table[f"{metric}_hi"] = np.quantile(boot, 1 - alpha, axis=1)
+        variance, df = variance_at_n(replicates, n)
+        table[f"{metric}_sd"] = np.sqrt(variance)
+        table[f"{metric}_lo"], table[f"{metric}_hi"] = t_interval(point, variance, df, confidence)
         table[f"{metric}_rank"] = ranks(point, lower)
-        boot_ranks = ranks(boot.T, lower).T  # rank among seeds within each replicate
-        table[f"{metric}_rank_lo"] = np.quantile(boot_ranks, alpha, axis=1, method="lower")
-        table[f"{metric}_rank_hi"] = np.quantile(boot_ranks, 1 - alpha, axis=1, method="higher")
+        rank_lo, rank_hi = rank_intervals(point, replicates, n, lower, confidence)
+        table[f"{metric}_rank_lo"], table[f"{metric}_rank_hi"] = rank_lo, rank_hi
     return table

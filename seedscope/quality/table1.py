@@ -2,8 +2,8 @@
 
 "Random" gives every prompt one seed drawn from all seeds; "golden" one drawn from the golden
 set (chosen on another prompt set). Each of ``draws`` draws composes one image set; the value is
-the mean over draws, and the CI comes from replicates that each take one draw and a bootstrap
-resample of the prompts, so it covers both the seed draw and the choice of prompts.
+the mean over draws, and the CI comes from each draw's subsample replicates over the prompts
+(:func:`score_draws`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from seedscope.features.table import FeatureTable
-from seedscope.quality.frechet import Reference, bootstrap_counts, frechet_to_reference
+from seedscope.quality.frechet import Reference, frechet_to_reference
+from seedscope.quality.intervals import (
+    FRACTIONS,
+    subsample_weights,
+    t_interval,
+    variance_at_n,
+)
 
 
 def draw_seeds(
@@ -49,38 +55,47 @@ def compose(
     return out
 
 
-def _interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
-
-
 def score_draws(
     composed: np.ndarray,
     metric: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
     bootstrap: dict,
 ) -> dict[str, float]:
-    """Mean of ``metric`` over draws, and a CI from (draw, prompt-resample) replicates."""
+    """Mean of ``metric`` over draws, and a CI around it.
+
+    Each draw's variance at ``n`` prompts comes from its subsample replicates
+    (:mod:`seedscope.quality.intervals`, ``resamples / draws`` per fraction and draw, at least
+    10). The draws share their prompts, so their values are correlated; the variance of their
+    mean is at most the mean of their variances, which the interval uses (conservative where
+    the seed draw matters less than the prompts).
+    """
     draws, n = composed.shape[:2]
-    point = float(np.mean([metric(composed[d], None)[0] for d in range(draws)]))
-    counts = bootstrap_counts(n, bootstrap["resamples"], bootstrap["seed"])
-    replicates = np.concatenate(
-        [metric(composed[d], counts[d::draws]) for d in range(draws) if len(counts[d::draws])]
-    )
-    lo, hi = _interval(replicates, bootstrap["confidence"])
-    return {"value": point, "lo": lo, "hi": hi}
+    per_draw = max(10, bootstrap["resamples"] // draws)
+    weights = subsample_weights(n, per_draw, bootstrap["seed"]).reshape(-1, n)
+    points, variances, dfs = [], [], []
+    for d in range(draws):
+        points.append(metric(composed[d], None)[0])
+        replicates = metric(composed[d], weights).reshape(len(FRACTIONS), per_draw)
+        variance, df = variance_at_n(replicates, n)
+        variances.append(variance)
+        dfs.append(df)
+    value, variances = float(np.mean(points)), np.array(variances)
+    noise = np.sum(variances**2 / np.array(dfs))
+    df = variances.sum() ** 2 / noise if noise > 0 else 1.0  # Welch-Satterthwaite
+    lo, hi = t_interval(value, variances.mean(), df, bootstrap["confidence"])
+    return {"value": value, "lo": float(lo), "hi": float(hi)}
 
 
 def fid_metric(reference: Reference) -> Callable:
-    """FID of a composed set against ``reference`` (point or bootstrap rows)."""
-    return lambda features, counts: frechet_to_reference(features, reference, counts)
+    """FID of a composed set against ``reference`` (point or replicate rows)."""
+    return lambda features, weights: frechet_to_reference(features, reference, weights)
 
 
-def hps_metric(features: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
-    """Mean HPS of a composed set (point or bootstrap rows)."""
+def hps_metric(features: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Mean HPS of a composed set (point or replicate rows)."""
     scores = features[:, 0]
-    if counts is None:
+    if weights is None:
         return np.array([scores.mean()])
-    return counts @ scores / len(scores)
+    return weights @ scores / len(scores)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
