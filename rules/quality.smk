@@ -69,6 +69,12 @@ rule golden_seeds:
             category="4. Seed quality",
             subcategory="Generalisation (figs 6-7)",
         ),
+        chance=report(
+            f"{RUN}/tables/golden_vs_chance_{{model}}.csv",
+            caption="../report/golden_vs_chance.rst",
+            category="4. Seed quality",
+            subcategory="Golden and inferior seeds",
+        ),
     log:
         f"{RUN}/logs/quality/golden_{{model}}.log",
     conda:

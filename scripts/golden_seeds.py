@@ -1,9 +1,9 @@
-"""Golden and inferior seeds of one model, and how per-seed quality carries over to set 2."""
+"""Golden and inferior seeds of one model, their counts against chance, and set-2 carry-over."""
 
 import pandas as pd
 
 from seedscope.jobs import start_job
-from seedscope.quality.golden import generalisation, golden_and_inferior
+from seedscope.quality.golden import generalisation, golden_and_inferior, golden_vs_chance
 
 p = snakemake.params
 log = start_job(snakemake, f"golden seeds of {snakemake.wildcards.model}")
@@ -15,6 +15,15 @@ tags = pd.DataFrame(
 )
 tags.to_csv(snakemake.output.seeds, index=False)
 log.info("%d golden seeds %s, %d inferior %s", len(golden), golden, len(inferior), inferior)
+chance = golden_vs_chance(
+    main,
+    p.golden["metrics"],
+    p.golden["top_k"],
+    p.golden.get("permutations", 10_000),
+    p.golden.get("seed", 0),
+)
+chance.to_csv(snakemake.output.chance, index=False, float_format="%.6g")
+log.info("against chance:\n%s", chance.to_string())
 if hasattr(snakemake.input, "second"):
     summary = generalisation(
         main,

@@ -66,6 +66,10 @@ def test_demo_golden_seeds_table1_and_figures(demo):
         summary = pd.read_csv(run / "tables" / f"generalisation_{model}.csv")
         assert set(summary.metric) == {"fid", "kid", "hps"}
         assert ((summary.spearman_lo <= summary.spearman) & (summary.spearman <= 1)).all()
+        chance = pd.read_csv(run / "tables" / f"golden_vs_chance_{model}.csv").set_index("tag")
+        assert chance.loc["golden", "count"] == (tags.tag == "golden").sum()
+        assert ((chance.k == min(top_k, len(main))) & (chance["N"] == len(main))).all()
+        assert ((chance.p_value > 0) & (chance.p_value <= 1)).all()
     table1 = pd.read_csv(run / "tables" / "table1_random_vs_golden.csv")
     assert (
         len(table1) == len(MODELS) * 3 * 2
