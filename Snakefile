@@ -1,5 +1,5 @@
 # seedscope: the random-seed study of "Good Seed Makes a Good Crop" (arXiv 2405.14828).
-# The data flow and its decisions are described in DESIGN.md; every rule's work lives in the
+# Its data flow and decisions are described in docs/architecture.md; every rule's work lives in the
 # seedscope package and its config is validated against schemas/config.schema.yaml.
 
 

@@ -1,8 +1,8 @@
 """Human Preference Score v2 / v2.1, scored with open_clip directly.
 
 Equivalent to ``hpsv2.score(image, prompt, cp=checkpoint, hps_version=version)`` (hpsv2
-1.2.0, ``hpsv2/img_score.py``), which cannot be installed beside this project (it pins
-pytest 7.2 and protobuf<4 and its wheel lacks the BPE vocabulary; FACTS.md):
+1.2.0, ``hpsv2/img_score.py``), which cannot be installed beside this project: it pins
+pytest 7.2 and protobuf<4, and its wheel lacks the BPE vocabulary file (open_clip ships it):
 
 - model: open_clip ``ViT-H-14`` with the HPS checkpoint (``HPS_v2_compressed.pt`` or
   ``HPS_v2.1_compressed.pt`` from the Hugging Face repo ``xswu/HPSv2``) loaded by

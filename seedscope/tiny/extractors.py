@@ -30,7 +30,8 @@ CONFIG_FILE = "config.json"
 TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
 TINY_INCEPTION_FILE = "tiny_inception.safetensors"
 
-# FACTS.md: this CLIP builds offline (1.7 M parameters); the tokenizer is ViT-H-14's.
+# A CLIP that open_clip builds offline from this config (about 1.7 M parameters); its
+# tokenizer is ViT-H-14's, which open_clip ships, so the real scorer's tokenization is used.
 TINY_HPS_ARCH = {
     "base": "ViT-H-14",
     "overrides": {
