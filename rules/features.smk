@@ -1,4 +1,4 @@
-# Feature extraction, once per image per extractor (DESIGN decision 4): Inception for FID/KID,
+# Feature extraction, once per image per extractor (docs/architecture.md): Inception for FID/KID,
 # HPS v2 scores; and the real-image reference features that FID compares with.
 rule tiny_extractor:
     output:

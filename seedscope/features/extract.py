@@ -1,4 +1,4 @@
-"""Extract one feature table from one image shard (DESIGN decision 4: decode once, extract once)."""
+"""Extract one feature table from one image shard: every image is decoded once per extractor."""
 
 from __future__ import annotations
 
