@@ -17,7 +17,7 @@ import jsonschema
 import yaml
 
 from seedscope.errors import ConfigError
-from seedscope.models import check_local_weights, looks_like_path
+from seedscope.models import check_local_weights, check_model_fit, looks_like_path
 
 PARTI_PROMPTS = 1632
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -66,9 +66,11 @@ def validate_config(
     """Validate ``config`` in place (filling defaults) and return it.
 
     Raises ``ConfigError`` naming the first bad key, its value and the allowed values.
-    ``check_backbone=False`` skips looking the classifier backbone up in timm's registry, which
-    imports torch and timm (seconds): for processes that run jobs of a workflow whose main
-    process has already checked the same config.
+    ``check_backbone=False`` skips the checks that import torch (seconds): looking the
+    classifier backbone up in timm's registry, and fitting each model's scheduler and
+    speed-ups to its pipeline class in diffusers (``models.check_model_fit``). It is for
+    processes that run jobs of a workflow whose main process has already checked the same
+    config.
     """
     schema = load_schema(schema_path)
     cls = _with_defaults(jsonschema.validators.validator_for(schema))
@@ -105,6 +107,8 @@ def _check_semantics(config: dict[str, Any], check_backbone: bool) -> None:
                 )
         if not model["tiny"] and looks_like_path(model["weights"]):
             check_local_weights(name, model["weights"])
+        if check_backbone:
+            check_model_fit(name, model)
     coco = config["coco"]
     if sum(coco["parts"]) > coco["n_images"]:
         raise ConfigError(

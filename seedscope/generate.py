@@ -1,10 +1,11 @@
 """The generation engine: render every prompt x seed of a seed block into one shard.
 
-Decision 1 of DESIGN.md: the image for (model, prompt, seed) draws its initial latent and every
+A seed is a noise recipe: the image for (model, prompt, seed) draws its initial latent and every
 later noise draw of a stochastic sampler from its own ``torch.Generator("cpu")`` seeded with
 that seed. diffusers draws per-sample noise from a list of generators one sample at a time, so
 an image does not depend on which other images share its batch beyond float round-off of the
-batched network (about 1e-6, at most one uint8 level; FACTS.md).
+batched network (measured on CPU with the tiny models: about 1e-6 in floats between batch 1
+and batch 8, at most one uint8 level; the tests check this tolerance).
 
 Each prompt's text embedding is computed once, alone (batch 1), so it is a pure function of
 the prompt; images are batched across prompts and seeds; PNG encoding runs on background
@@ -19,7 +20,6 @@ import ctypes
 import ctypes.util
 import functools
 import hashlib
-import inspect
 import json
 import logging
 import platform
@@ -36,6 +36,14 @@ import numpy as np
 import torch
 
 import seedscope
+from seedscope.families import (
+    GENERIC,
+    call_default,
+    call_parameters,
+    encode_kwargs,
+    family_of,
+    uses_guidance,
+)
 from seedscope.shards import ShardWriter, encode_png, image_key
 
 log = logging.getLogger(__name__)
@@ -95,28 +103,19 @@ def seed_generator(seed: int) -> torch.Generator:
 
 
 def pipeline_family(pipe) -> str:
-    """``sdxl``, ``sd`` or ``generic``: how this pipeline takes precomputed text embeddings."""
-    encode = getattr(pipe, "encode_prompt", None)
-    if encode is None:
-        return "generic"
-    params = inspect.signature(encode).parameters
-    if (
-        "prompt_2" in params
-        and "pooled_prompt_embeds" in inspect.signature(pipe.__call__).parameters
-    ):
-        return "sdxl"
-    if "do_classifier_free_guidance" in params:
-        return "sd"
-    return "generic"
+    """How this pipeline takes precomputed text embeddings: a name of ``seedscope.families``."""
+    return family_of(pipe).name
 
 
 class PromptEmbeddings:
     """Text embeddings of each prompt, computed once and alone, kept for recent prompts.
 
-    An empty negative prompt is passed to ``encode_prompt`` as ``None``, as the pipeline's own
-    call does when given none, so each pipeline applies its own default: SDXL-type pipelines
-    whose config sets ``force_zeros_for_empty_prompt`` use zero negative embeddings, Stable
-    Diffusion encodes ``""``.
+    Every keyword of ``encode_prompt`` is what the pipeline's own call gives it (see
+    ``seedscope.families``): an empty negative prompt is the call's default (``None`` for
+    Stable Diffusion, SDXL and SD 3, so SDXL-type pipelines whose config sets
+    ``force_zeros_for_empty_prompt`` use zero negative embeddings; ``""`` for PixArt). FLUX
+    takes no negative prompt: its guidance is an input of the transformer. Pipelines of no
+    known family get the prompt strings, and a negative prompt only if their call takes one.
 
     With a cache (``capacity`` > 0) the negative prompt is encoded once, with the first
     prompt, and its embeddings are handed back to the pipeline's ``encode_prompt`` for every
@@ -126,8 +125,8 @@ class PromptEmbeddings:
 
     def __init__(self, pipe, negative_prompt: str, guidance: float, capacity: int = 256):
         self.pipe = pipe
-        self.family = pipeline_family(pipe)
-        self.cfg = guidance > 1.0
+        self.family = family_of(pipe)
+        self.cfg = uses_guidance(pipe, guidance)
         self.negative_prompt = negative_prompt
         self.capacity = capacity
         self._cache: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
@@ -143,23 +142,14 @@ class PromptEmbeddings:
 
     @torch.inference_mode()
     def _encode(self, prompt: str) -> dict[str, torch.Tensor]:
-        common = dict(
-            device=self.device,
-            num_images_per_prompt=1,
-            do_classifier_free_guidance=self.cfg,
-            negative_prompt=(self.negative_prompt or None) if self.cfg else None,
-        )
+        common = encode_kwargs(self.pipe, self.family, self.negative_prompt, self.cfg)
+        common["device"] = self.device
         if self.capacity:
             common |= self._negative
-        if self.family == "sdxl":
-            pos, neg, pooled, neg_pooled = self.pipe.encode_prompt(prompt, **common)
-            out = {"prompt_embeds": pos, "pooled_prompt_embeds": pooled}
-            if self.cfg:
-                out |= {"negative_prompt_embeds": neg, "negative_pooled_prompt_embeds": neg_pooled}
-        else:
-            pos, neg = self.pipe.encode_prompt(prompt, **common)
-            out = {"prompt_embeds": pos} | ({"negative_prompt_embeds": neg} if self.cfg else {})
-        if self.capacity and self.cfg and not self._negative:
+        out = self.family.embeds(self.pipe.encode_prompt(prompt, **common))
+        if not self.cfg:
+            out = {k: v for k, v in out.items() if not k.startswith("negative_")}
+        elif self.capacity and not self._negative:
             self._negative = {k: v for k, v in out.items() if k.startswith("negative_")}
         return out
 
@@ -177,29 +167,33 @@ class PromptEmbeddings:
 
     def batch(self, prompts: Sequence[str]) -> dict[str, Any]:
         """Pipeline keyword arguments for a batch of prompts."""
-        if self.family == "generic":
+        if self.family is GENERIC:
             out = {"prompt": list(prompts)}
             if self.cfg and self.negative_prompt:
                 out["negative_prompt"] = [self.negative_prompt] * len(prompts)
             return out
         parts = [self.get(p) for p in prompts]
-        return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+        out = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+        if self.family.cfg and call_default(self.pipe, "negative_prompt") is not None:
+            out["negative_prompt"] = None  # PixArt's "" would clash with the embeddings
+        return out
 
 
 def sampler_kwargs(pipe, spec: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of the pipeline call that come from the model's config entry.
 
-    ``pipe`` is a pipeline or its class (its call's signature decides whether ``eta`` goes in).
+    ``pipe`` is a pipeline or its class: its call's signature decides which of the guidance
+    scale, ``eta``, height and width go in (FLUX's guidance scale is its guidance embedding).
     """
+    accepted = call_parameters(pipe)
     kwargs = {
         "num_inference_steps": spec["steps"],
         "guidance_scale": spec["guidance"],
         "height": spec["resolution"],
         "width": spec["resolution"],
+        "eta": spec.get("scheduler", {}).get("eta", 0.0),
     }
-    if "eta" in inspect.signature(pipe.__call__).parameters:
-        kwargs["eta"] = spec.get("scheduler", {}).get("eta", 0.0)
-    return kwargs
+    return {k: v for k, v in kwargs.items() if k == "num_inference_steps" or k in accepted}
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

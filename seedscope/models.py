@@ -21,7 +21,11 @@ SCHEDULERS = {
     "dpmsolver_multistep": "DPMSolverMultistepScheduler",
     "pndm": "PNDMScheduler",
     "lms": "LMSDiscreteScheduler",
+    "flow_match_euler": "FlowMatchEulerDiscreteScheduler",
 }
+# Schedulers of flow-matching models (SD 3, FLUX): they integrate a velocity along sigmas and
+# fit neither DDPM-type models nor the other way round.
+FLOW_MATCHING = frozenset({"flow_match_euler"})
 
 if TYPE_CHECKING:  # torch is imported where it is used: the workflow imports this module to
     import torch  # check the config, and every Snakemake start would pay for torch's import
@@ -120,6 +124,69 @@ def scheduler_choice(scheduler: dict[str, Any]) -> tuple[str | None, dict[str, A
     return SCHEDULERS[name], overrides
 
 
+def pipeline_traits(name: str) -> dict[str, bool]:
+    """What the pipeline class ``name`` is built from, read from its constructor's type hints.
+
+    ``flow_matching``: its ``scheduler`` is annotated with a flow-matching scheduler class
+    (``FlowMatch...``), as in SD 3 and FLUX; ``transformer``: its denoiser is a ``transformer``
+    component rather than a ``unet``. Decided from the class alone, without weights, so the
+    config check can run before any job; this imports diffusers (and torch).
+    """
+    import inspect
+
+    params = inspect.signature(pipeline_class(name).__init__).parameters
+    hint = params["scheduler"].annotation if "scheduler" in params else None
+    return {
+        "flow_matching": isinstance(hint, type) and hint.__name__.startswith("FlowMatch"),
+        "transformer": "transformer" in params and "unet" not in params,
+        "denoiser": "unet" in params or "transformer" in params,
+    }
+
+
+def check_model_fit(model: str, spec: dict[str, Any]) -> None:
+    """Refuse settings that do not fit model ``model``'s pipeline class.
+
+    Flow-matching pipelines (SD 3, FLUX) need a flow-matching scheduler (or ``default``, the
+    one saved with the weights); every other pipeline needs one of the others. The speed-ups
+    ``channels_last`` and ``compile`` need a ``unet`` or ``transformer`` component, and a
+    negative prompt a pipeline that uses one (not FLUX). Raises
+    ``ConfigError`` naming the key and the allowed values.
+    """
+    from seedscope.families import takes_negative_prompt
+
+    try:
+        traits = pipeline_traits(spec["pipeline"])
+    except ConfigError as error:
+        raise ConfigError(f"config key models.{model}.pipeline: {error}") from error
+    for key in ("channels_last", "compile"):
+        if spec.get(key) and not traits["denoiser"]:
+            raise ConfigError(
+                f"config key models.{model}.{key}: {spec['pipeline']} has no unet or "
+                "transformer component to apply it to; set it to false"
+            )
+    if spec.get("negative_prompt") and not takes_negative_prompt(pipeline_class(spec["pipeline"])):
+        raise ConfigError(
+            f"config key models.{model}.negative_prompt: {spec['pipeline']} takes no negative "
+            "prompt (its guidance is an input of the network); leave it empty"
+        )
+    name = (spec.get("scheduler") or {}).get("name", "default")
+    flow = traits["flow_matching"]
+    if name == "default" or (name in FLOW_MATCHING) == flow:
+        return
+    allowed = ["default"] + sorted(n for n in SCHEDULERS if (n in FLOW_MATCHING) == flow)
+    kind = "a flow-matching" if flow else "not a flow-matching"
+    raise ConfigError(
+        f"config key models.{model}.scheduler.name: {name!r} does not fit {spec['pipeline']}, "
+        f"which is {kind} pipeline; choose one of {allowed}"
+    )
+
+
+def denoiser(pipe):
+    """The denoising network: the ``unet``, or the ``transformer`` (SD 3, FLUX, PixArt)."""
+    module = getattr(pipe, "unet", None)
+    return module if module is not None else pipe.transformer
+
+
 def configure_scheduler(pipe, scheduler: dict[str, Any]) -> None:
     """Swap in the configured scheduler class and timestep spacing, keeping the model's betas."""
     import diffusers
@@ -132,16 +199,19 @@ def configure_scheduler(pipe, scheduler: dict[str, Any]) -> None:
 def apply_speedups(pipe, spec: dict[str, Any]):
     """Opt-in speed-ups from the model's config entry (``channels_last``, ``compile``).
 
-    Both change floats at the 1e-6 level (other kernels), like a change of batch size; they
-    are recorded in each image's metadata through ``model_spec``.
+    They apply to the denoiser, a UNet or a diffusion transformer (whose convolutions are its
+    patch embedding), and ``channels_last`` to the VAE too. Both change floats at the 1e-6
+    level (other kernels), like a change of batch size; they are recorded in each image's
+    metadata through ``model_spec``.
     """
     import torch
 
+    attribute = "unet" if getattr(pipe, "unet", None) is not None else "transformer"
     if spec.get("channels_last"):
-        pipe.unet.to(memory_format=torch.channels_last)
+        denoiser(pipe).to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
     if spec.get("compile"):
-        pipe.unet = torch.compile(pipe.unet)
+        setattr(pipe, attribute, torch.compile(denoiser(pipe)))
     return pipe
 
 

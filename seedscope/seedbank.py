@@ -190,14 +190,17 @@ def pipeline_settings(bank: dict[str, Any], device: str = "auto") -> dict[str, A
     - ``scheduler``: the diffusers scheduler class name, or None to keep the one saved with
       the weights; ``scheduler_config``: what to override in the model's own scheduler config
       (``cls.from_config(pipe.scheduler.config, **scheduler_config)``, as the study did);
-    - ``call``: the pipeline call's keywords (``num_inference_steps``, ``guidance_scale``,
-      ``height``, ``width``, ``eta`` where the pipeline takes it, and ``negative_prompt`` where
-      one was set: without it the pipeline's own default applies, as in the study);
+    - ``call``: the pipeline call's keywords (``num_inference_steps``; ``guidance_scale``,
+      ``height``, ``width`` and ``eta`` where the pipeline's call takes them; ``negative_prompt``
+      where one was set and the pipeline uses it with classifier-free guidance: without it the
+      pipeline's own default applies, as in the study; FLUX takes none, its
+      ``guidance_scale`` is an input of the transformer);
     - ``device``: where to run, ``device`` resolved (``auto``: cuda when available).
 
     ``dtype: auto`` is float16 on a GPU and float32 on a CPU: the study's device decides it
     where the bank records one, else ``device``.
     """
+    from seedscope.families import uses_guidance
     from seedscope.generate import sampler_kwargs
     from seedscope.models import pipeline_class, resolve_device, resolve_dtype, scheduler_choice
 
@@ -211,8 +214,9 @@ def pipeline_settings(bank: dict[str, Any], device: str = "auto") -> dict[str, A
     load |= {key: model[key] for key in ("revision", "variant") if model.get(key)}
     scheduler_spec = model.get("scheduler") or {}
     scheduler, overrides = scheduler_choice(scheduler_spec)
-    call = sampler_kwargs(pipeline_class(model["pipeline"]), model | {"scheduler": scheduler_spec})
-    if model["guidance"] > 1.0 and model.get("negative_prompt"):
+    cls = pipeline_class(model["pipeline"])
+    call = sampler_kwargs(cls, model | {"scheduler": scheduler_spec})
+    if uses_guidance(cls, model["guidance"]) and model.get("negative_prompt"):
         call["negative_prompt"] = model["negative_prompt"]
     return {
         "pipeline": model["pipeline"],

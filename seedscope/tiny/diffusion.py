@@ -1,10 +1,11 @@
-"""Tiny Stable Diffusion 2, SDXL-Turbo and SD2-inpainting pipelines built from configuration.
+"""Tiny diffusers pipelines built from configuration: Stable Diffusion 2, SDXL-Turbo,
+SD2-inpainting, Stable Diffusion 3, FLUX and PixArt-Sigma.
 
-They have the real architectures' structure (UNet with cross-attention, a KL autoencoder with
-an 8x downsampling factor, CLIP text encoders, the real schedulers) at a size that renders a
-64 px image on a CPU in milliseconds. Weights are random with a fixed initialisation seed. Each
-is saved with ``save_pretrained`` and read back by the same ``from_pretrained`` path that loads
-the real models, so the demo and the tests exercise the user's loading code.
+They have the real architectures' structure (a UNet or diffusion transformer, a KL autoencoder
+with an 8x downsampling factor, CLIP and T5 text encoders, the real schedulers) at a size that
+renders a 64 px image on a CPU in milliseconds. Weights are random with a fixed initialisation
+seed. Each is saved with ``save_pretrained`` and read back by the same ``from_pretrained`` path
+that loads the real models, so the demo and the tests exercise the user's loading code.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-TINY_KINDS = ("sd2", "sdxl-turbo", "sd2-inpaint")
+TINY_KINDS = ("sd2", "sdxl-turbo", "sd2-inpaint", "sd3", "flux", "pixart")
 
 _TEXT_WIDTH = 32
 
@@ -47,10 +48,35 @@ def _tiny_text_encoder(vocab_size: int, with_projection: bool = False):
     return CLIPTextModelWithProjection(config) if with_projection else CLIPTextModel(config)
 
 
-def _tiny_vae():
+def _tiny_t5(width: int):
+    """A T5 tokenizer over single characters and a one-layer T5 encoder of ``width``."""
+    from transformers import T5Config, T5EncoderModel, T5TokenizerFast
+
+    symbols = list(string.ascii_lowercase + string.digits + ".,'-!?&()")
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(s, -1.0) for s in symbols]
+    vocab += [("\u2581" + s, -1.0) for s in symbols]
+    tokenizer = T5TokenizerFast(
+        vocab=vocab, eos_token="</s>", pad_token="<pad>", unk_token="<unk>", extra_ids=0
+    )
+    config = T5Config(
+        vocab_size=len(vocab),
+        d_model=width,
+        d_kv=8,
+        d_ff=37,
+        num_layers=1,
+        num_heads=4,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    return tokenizer, T5EncoderModel(config)
+
+
+def _tiny_vae(**extra):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
+        **extra,
         block_out_channels=(8, 16, 16, 16),
         norm_num_groups=8,
         layers_per_block=1,
@@ -121,7 +147,9 @@ def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)  # model initialisation only, never image generation
     tokenizer = _tiny_tokenizer()
     vocab_size = len(tokenizer)
-    if kind == "sdxl-turbo":
+    if kind in _TRANSFORMER_KINDS:
+        pipe = _TRANSFORMER_KINDS[kind](tokenizer)
+    elif kind == "sdxl-turbo":
         pipe = StableDiffusionXLPipeline(
             vae=_tiny_vae(),
             text_encoder=_tiny_text_encoder(vocab_size),
@@ -148,3 +176,97 @@ def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
     out_dir = Path(out_dir)
     pipe.save_pretrained(out_dir, safe_serialization=True)
     return out_dir
+
+
+def _tiny_sd3(tokenizer):
+    """Stable Diffusion 3: two CLIP encoders with projection, T5, an MMDiT, flow matching."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+
+    t5_tokenizer, t5 = _tiny_t5(64)
+    return StableDiffusion3Pipeline(
+        transformer=SD3Transformer2DModel(
+            sample_size=8,
+            patch_size=2,
+            in_channels=4,
+            out_channels=4,
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=4,
+            joint_attention_dim=64,
+            caption_projection_dim=32,
+            pooled_projection_dim=2 * _TEXT_WIDTH,
+            pos_embed_max_size=16,
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_tiny_vae(shift_factor=0.0609, scaling_factor=1.5035),
+        text_encoder=_tiny_text_encoder(len(tokenizer), with_projection=True),
+        tokenizer=tokenizer,
+        text_encoder_2=_tiny_text_encoder(len(tokenizer), with_projection=True),
+        tokenizer_2=tokenizer,
+        text_encoder_3=t5,
+        tokenizer_3=t5_tokenizer,
+    )
+
+
+def _tiny_flux(tokenizer):
+    """FLUX.1-dev: CLIP and T5, a double- and single-stream transformer, guidance embedding."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+
+    t5_tokenizer, t5 = _tiny_t5(32)
+    return FluxPipeline(
+        transformer=FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=16,  # 4 latent channels packed 2 x 2
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=32,
+            pooled_projection_dim=_TEXT_WIDTH,
+            guidance_embeds=True,
+            axes_dims_rope=(4, 4, 8),
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_tiny_vae(shift_factor=0.1159, scaling_factor=0.3611),
+        text_encoder=_tiny_text_encoder(len(tokenizer)),
+        tokenizer=tokenizer,
+        text_encoder_2=t5,
+        tokenizer_2=t5_tokenizer,
+    )
+
+
+def _tiny_pixart(tokenizer):
+    """PixArt-Sigma: T5 (with attention masks), a DiT with cross-attention, DPM-Solver."""
+    from diffusers import (
+        DPMSolverMultistepScheduler,
+        PixArtSigmaPipeline,
+        PixArtTransformer2DModel,
+    )
+
+    t5_tokenizer, t5 = _tiny_t5(32)
+    return PixArtSigmaPipeline(
+        tokenizer=t5_tokenizer,
+        text_encoder=t5,
+        vae=_tiny_vae(),
+        transformer=PixArtTransformer2DModel(
+            sample_size=32,  # PixArt's 256 px aspect-ratio bins
+            num_layers=1,
+            attention_head_dim=8,
+            num_attention_heads=2,
+            in_channels=4,
+            out_channels=8,
+            cross_attention_dim=16,
+            caption_channels=32,
+            norm_num_groups=8,
+        ),
+        scheduler=DPMSolverMultistepScheduler(
+            beta_start=0.0001, beta_end=0.02, beta_schedule="linear"
+        ),
+    )
+
+
+_TRANSFORMER_KINDS = {"sd3": _tiny_sd3, "flux": _tiny_flux, "pixart": _tiny_pixart}
