@@ -164,3 +164,127 @@ def unet_flops(pipe, batch: int, resolution: int) -> float:
     with torch.inference_mode(), counter:
         pipe.unet(*args, **kwargs)
     return float(counter.get_total_flops())
+
+
+# The denoising transformers of the published SD 3.5 Large, SD 3 Medium, FLUX.1-dev and
+# PixArt-Sigma checkpoints (their ``transformer/config.json``), with the text length each
+# pipeline feeds them; for ``transformer_flops`` (the plan's FLOP counts).
+TRANSFORMERS: dict[str, tuple[str, dict[str, Any], int]] = {
+    "sd3.5-large": (
+        "SD3Transformer2DModel",
+        dict(
+            sample_size=128,
+            patch_size=2,
+            in_channels=16,
+            out_channels=16,
+            num_layers=38,
+            attention_head_dim=64,
+            num_attention_heads=38,
+            joint_attention_dim=4096,
+            caption_projection_dim=2432,
+            pooled_projection_dim=2048,
+            pos_embed_max_size=192,
+            qk_norm="rms_norm",
+        ),
+        77 + 256,
+    ),
+    "sd3-medium": (
+        "SD3Transformer2DModel",
+        dict(
+            sample_size=128,
+            patch_size=2,
+            in_channels=16,
+            out_channels=16,
+            num_layers=24,
+            attention_head_dim=64,
+            num_attention_heads=24,
+            joint_attention_dim=4096,
+            caption_projection_dim=1536,
+            pooled_projection_dim=2048,
+            pos_embed_max_size=192,
+        ),
+        77 + 256,
+    ),
+    "flux-dev": (
+        "FluxTransformer2DModel",
+        dict(
+            patch_size=1,
+            in_channels=64,
+            num_layers=19,
+            num_single_layers=38,
+            attention_head_dim=128,
+            num_attention_heads=24,
+            joint_attention_dim=4096,
+            pooled_projection_dim=768,
+            guidance_embeds=True,
+            axes_dims_rope=(16, 56, 56),
+        ),
+        512,
+    ),
+    "pixart-sigma": (
+        "PixArtTransformer2DModel",
+        dict(
+            sample_size=128,
+            num_attention_heads=16,
+            attention_head_dim=72,
+            in_channels=4,
+            out_channels=8,
+            num_layers=28,
+            cross_attention_dim=1152,
+            caption_channels=4096,
+            use_additional_conditions=False,
+            interpolation_scale=2,
+        ),
+        300,
+    ),
+}
+
+
+def _transformer_forward(kind: str, model, resolution: int, text: int):
+    """Zero inputs of one forward of ``model`` (a ``TRANSFORMERS`` kind), batch 1."""
+    zeros, latent = torch.zeros, resolution // 8
+    config = model.config
+    if kind == "flux-dev":
+        tokens = (latent // 2) ** 2  # 2 x 2 packed latents
+        return lambda: model(
+            hidden_states=zeros(1, tokens, config.in_channels),
+            encoder_hidden_states=zeros(1, text, config.joint_attention_dim),
+            pooled_projections=zeros(1, config.pooled_projection_dim),
+            timestep=torch.ones(1),
+            img_ids=zeros(tokens, 3),
+            txt_ids=zeros(text, 3),
+            guidance=torch.ones(1),
+        )
+    sample = zeros(1, config.in_channels, latent, latent)
+    if kind == "pixart-sigma":
+        return lambda: model(
+            sample,
+            encoder_hidden_states=zeros(1, text, config.caption_channels),
+            timestep=torch.ones(1),
+            added_cond_kwargs={"resolution": None, "aspect_ratio": None},
+        )
+    return lambda: model(
+        hidden_states=sample,
+        encoder_hidden_states=zeros(1, text, config.joint_attention_dim),
+        pooled_projections=zeros(1, config.pooled_projection_dim),
+        timestep=torch.ones(1),
+    )
+
+
+def transformer_flops(kind: str, resolution: int) -> float:
+    """FLOPs of one forward of the ``TRANSFORMERS`` kind at ``resolution`` px, batch 1.
+
+    Built and run on the meta device (no memory, no arithmetic), counted by torch's
+    FlopCounterMode like ``unet_flops``.
+    """
+    import diffusers
+    from torch.utils.flop_counter import FlopCounterMode
+
+    name, config, text = TRANSFORMERS[kind]
+    with torch.device("meta"):
+        model = getattr(diffusers, name)(**config)
+        forward = _transformer_forward(kind, model, resolution, text)
+        counter = FlopCounterMode(display=False)
+        with torch.inference_mode(), counter:
+            forward()
+    return float(counter.get_total_flops())

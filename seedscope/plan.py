@@ -22,12 +22,26 @@ from seedscope.config import (
     seed_blocks,
 )
 
-# FLOPs per UNet forward at 512 px, batch 1 (torch FlopCounterMode on the architectures of
-# seedscope.architectures), and of one SD-VAE decode at 512 px (FACTS.md). They scale with pixels.
+# FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
+# torch's FlopCounterMode on the architectures of seedscope.architectures. They scale with pixels.
 UNET_TFLOP_512 = {"StableDiffusionPipeline": 0.678, "StableDiffusionXLPipeline": 1.534}
 VAE_DECODE_TFLOP_512 = 2.515
-# An H100's dense bf16 matmul peak, measured (FACTS.md), and the utilisation assumed without
-# a calibration.
+# FLOPs per transformer forward, batch 1, at 512 and 1024 px, counted the same way on the
+# published architectures (seedscope.architectures.TRANSFORMERS, with their text lengths: SD 3
+# 77 + 256 tokens, FLUX 512, PixArt-Sigma 300). Linear layers grow with the image tokens and
+# self-attention with their square, so the two resolutions fix both terms. The 16-channel VAE
+# of SD 3 and FLUX decodes at the same cost as the SD VAE (counted: 2.515 TFLOP at 512 px).
+TRANSFORMER_TFLOP = {
+    "sd3.5-large": (7.978, 31.121),
+    "sd3-medium": (2.107, 8.904),
+    "flux-dev": (21.503, 74.385),
+    "pixart-sigma": (1.289, 6.634),
+}
+# Pipelines whose guidance is an input of the network: one forward per step, not two.
+NO_CFG_PIPELINES = frozenset({"FluxPipeline"})
+# An H100's dense bf16 matmul peak, measured with a large bf16 matmul on one H100 (as
+# benchmarks/bench_generation.py --full measures it), and the utilisation assumed without a
+# calibration.
 PEAK_TFLOPS = 798.0
 ASSUMED_MFU = 0.4
 # LLaVA-1.5-7B: prefill of 576 image + ~40 text tokens and 77 decoded tokens, about 9.7 TFLOP.
@@ -131,15 +145,42 @@ def _calibrated_seconds(calibration: dict, model: str, spec: dict) -> float | No
     return entry["seconds_per_image"]
 
 
+def transformer_kind(spec: dict) -> str | None:
+    """Which counted transformer a model entry's pipeline uses, or None for a UNet."""
+    pipeline = spec["pipeline"]
+    if pipeline.startswith("StableDiffusion3"):
+        return "sd3-medium" if "medium" in str(spec.get("weights")).lower() else "sd3.5-large"
+    if pipeline.startswith("Flux"):
+        return "flux-dev"
+    if pipeline.startswith("PixArt"):
+        return "pixart-sigma"
+    return None
+
+
+def denoiser_tflop(spec: dict) -> float:
+    """TFLOP of one denoiser forward (batch 1) at the model's resolution.
+
+    A UNet's count at 512 px scales with the pixels; a transformer's is ``a p + b p^2`` in
+    the pixels ``p`` relative to 512 px, through its counts at 512 and 1024 px.
+    """
+    p = (spec["resolution"] / 512) ** 2
+    kind = transformer_kind(spec)
+    if kind is None:
+        unet = UNET_TFLOP_512.get(spec["pipeline"], UNET_TFLOP_512["StableDiffusionXLPipeline"])
+        return unet * p
+    at_512, at_1024 = TRANSFORMER_TFLOP[kind]
+    quadratic = (at_1024 - 4 * at_512) / 12
+    return (at_512 - quadratic) * p + quadratic * p**2
+
+
 def seconds_per_image(model: str, spec: dict, calibration: dict) -> tuple[float, str]:
     """GPU seconds per image and where the number comes from."""
     measured = _calibrated_seconds(calibration, model, spec)
     if measured is not None:
         return measured, f"measured on {calibration[model]['device']}"
     scale = (spec["resolution"] / 512) ** 2
-    unet = UNET_TFLOP_512.get(spec["pipeline"], UNET_TFLOP_512["StableDiffusionXLPipeline"])
-    cfg = 2 if spec["guidance"] > 1 else 1
-    tflop = (spec["steps"] * cfg * unet + VAE_DECODE_TFLOP_512) * scale
+    cfg = 2 if spec["guidance"] > 1 and spec["pipeline"] not in NO_CFG_PIPELINES else 1
+    tflop = spec["steps"] * cfg * denoiser_tflop(spec) + VAE_DECODE_TFLOP_512 * scale
     return tflop / (
         PEAK_TFLOPS * ASSUMED_MFU
     ), f"estimated: FLOPs at {ASSUMED_MFU:.0%} MFU of {PEAK_TFLOPS:.0f} TFLOP/s"

@@ -78,3 +78,27 @@ def test_cli_prints_and_writes_json(tmp_path):
     plan = json.loads(out.read_text())
     assert plan["jobs"]["generate"] == 512
     assert plan["models"]["sdxl-turbo"]["generation_gpu_hours"] == 23_052_288 * 0.01 / 3600
+
+
+def test_transformer_models_are_priced_from_their_counted_flops():
+    from seedscope.architectures import transformer_flops
+    from seedscope.plan import TRANSFORMER_TFLOP, denoiser_tflop, seconds_per_image
+
+    # the table is what the counter gives (the smallest architecture; the others take minutes)
+    for resolution, tflop in zip((512, 1024), TRANSFORMER_TFLOP["pixart-sigma"], strict=True):
+        assert abs(transformer_flops("pixart-sigma", resolution) / 1e12 - tflop) < 1e-3
+    flux = {"pipeline": "FluxPipeline", "weights": "x", "resolution": 1024, "steps": 28}
+    flux["guidance"] = 3.5
+    assert denoiser_tflop(flux) == TRANSFORMER_TFLOP["flux-dev"][1]
+    assert abs(denoiser_tflop(flux | {"resolution": 512}) - TRANSFORMER_TFLOP["flux-dev"][0]) < 1e-9
+    # FLUX's guidance is an embedding: one forward per step, whatever the guidance
+    with_guidance = seconds_per_image("m", flux | {"guidance": 3.5}, {})[0]
+    assert with_guidance == seconds_per_image("m", flux | {"guidance": 1.0}, {})[0]
+    sd3 = flux | {"pipeline": "StableDiffusion3Pipeline", "guidance": 5.0}
+    assert denoiser_tflop(sd3) == TRANSFORMER_TFLOP["sd3.5-large"][1]
+    medium = sd3 | {"weights": "stabilityai/stable-diffusion-3-medium-diffusers"}
+    assert denoiser_tflop(medium) == TRANSFORMER_TFLOP["sd3-medium"][1]
+    # two passes per step with guidance: SD 3 costs twice its forward count per step
+    two = seconds_per_image("m", sd3, {})[0] - seconds_per_image("m", sd3 | {"steps": 27}, {})[0]
+    one = seconds_per_image("m", flux, {})[0] - seconds_per_image("m", flux | {"steps": 27}, {})[0]
+    assert abs(two / one - 2 * 31.121 / 74.385) < 1e-6
