@@ -127,6 +127,8 @@ rule table1:
         "../scripts/table1.py"
 
 
+# Fig. 5 depends on every shard of the FID set (the seeds it draws come from the per-seed table)
+# but opens only the shards of the seeds it draws, one at a time: one manifest in memory.
 rule fig5_best_worst_seeds:
     input:
         table=lambda wildcards: perseed_table(wildcards.model, QUALITY["fid_set"]),

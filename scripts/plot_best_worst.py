@@ -1,6 +1,11 @@
-"""Paper fig. 5: one model's top and bottom seeds by FID, on a few prompts."""
+"""Paper fig. 5: one model's top and bottom seeds by FID, on a few prompts.
+
+Of the prompt set's shards (every seed block is an input, since the seeds drawn depend on the
+per-seed table), only the shards of the drawn seeds are opened, one at a time.
+"""
 
 import json
+from itertools import islice
 
 import pandas as pd
 
@@ -10,7 +15,7 @@ from seedscope.quality.figures import plot_best_worst
 p = snakemake.params
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 with open(snakemake.input.prompts) as rows:
-    prompts = [json.loads(line) for line in rows if line.strip()][: p.fig5["prompts"]]
+    prompts = [json.loads(line) for line in islice(filter(str.strip, rows), p.fig5["prompts"])]
 plot_best_worst(
     pd.read_csv(snakemake.input.table),
     list(snakemake.input.shards),
