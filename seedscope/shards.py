@@ -326,6 +326,13 @@ def read_manifest(shard: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def content_sha256(manifest: dict[str, Any]) -> str:
+    """The sha256 of what a shard holds: its manifest without ``info`` (run time, device), as
+    canonical JSON. Two renders of the same images have the same content hash."""
+    content = {key: value for key, value in manifest.items() if key != "info"}
+    return _sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+
+
 class ShardReader:
     """Random access to a shard's images by key, seed or prompt, without unpacking it."""
 

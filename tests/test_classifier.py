@@ -324,7 +324,7 @@ def test_finished_run_deletes_its_checkpoint_and_records_its_identity(trained, k
         identity = json.loads(f.metadata()["identity"])
     assert identity["settings"]["lr"] == TRAIN["lr"] and identity["train"]["prompts"] == 16
     assert identity["train"]["transform"]["size"] is None
-    assert len(identity["val"]["manifests_sha256"]) == 2
+    assert len(identity["val"]["shards_content_sha256"]) == 2
 
 
 def stale_case(change, shards, rerendered, splits):
@@ -337,7 +337,7 @@ def stale_case(change, shards, rerendered, splits):
         sized = make_datasets(shards, splits, image_transform(32))
         return sized, TRAIN, "train.transform.size: None there, 32 now"
     if change == "re-rendered shard":
-        return make_datasets(rerendered, splits), TRAIN, "train.manifests_sha256"
+        return make_datasets(rerendered, splits), TRAIN, "train.shards_content_sha256"
     return make_datasets(shards, splits), TRAIN | {"lr": 2e-3}, "lr: 0.001 there, 0.002 now"
 
 

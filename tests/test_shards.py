@@ -12,7 +12,15 @@ import webdataset as wds
 from PIL import Image
 
 from seedscope.errors import ShardError
-from seedscope.shards import ShardReader, ShardWriter, encode_png, image_key, manifest_path, verify
+from seedscope.shards import (
+    ShardReader,
+    ShardWriter,
+    content_sha256,
+    encode_png,
+    image_key,
+    manifest_path,
+    verify,
+)
 
 IDENTITY = {"model": "m", "seeds": [0, 3]}
 
@@ -29,12 +37,12 @@ def images(prompts=("p-00000", "p-00001"), seeds=range(4)):
     return out
 
 
-def write(path, items, chunk=3, identity=IDENTITY):
+def write(path, items, chunk=3, identity=IDENTITY, info=None):
     writer = ShardWriter(path, identity)
     writer.open()
     for start in range(0, len(items), chunk):
         writer.write_chunk(items[start : start + chunk])
-    writer.finish()
+    writer.finish(info)
 
 
 def test_round_trip_and_random_access(tmp_path):
@@ -67,6 +75,20 @@ def test_same_images_give_same_bytes(tmp_path):
     write(tmp_path / "a.tar", images(), chunk=3)
     write(tmp_path / "b.tar", images(), chunk=5)
     assert (tmp_path / "a.tar").read_bytes() == (tmp_path / "b.tar").read_bytes()
+
+
+def test_content_hash_ignores_run_info_but_not_images(tmp_path):
+    """Two renders of the same images (other timings) share a content hash; other pixels don't."""
+    shards = [tmp_path / run / "seeds-0000-0003.tar" for run in ("a", "b", "c")]
+    other = [(key, encode_png(np.zeros((8, 8, 3), np.uint8)), meta) for key, _, meta in images()]
+    for shard, items, seconds in zip(
+        shards, [images(), images(), other], [1.5, 9.0, 1.5], strict=True
+    ):
+        shard.parent.mkdir()
+        write(shard, items, info={"seconds": seconds})
+    a, b, c = (ShardReader(shard).manifest for shard in shards)
+    assert manifest_path(shards[0]).read_bytes() != manifest_path(shards[1]).read_bytes()
+    assert content_sha256(a) == content_sha256(b) != content_sha256(c)
 
 
 def test_resume_after_kill_redoes_only_the_torn_chunk(tmp_path):

@@ -25,7 +25,7 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seedscope.errors import ConfigError, DataError, ShardError
-from seedscope.shards import ShardReader, manifest_path, read_manifest
+from seedscope.shards import ShardReader, content_sha256, read_manifest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -133,11 +133,6 @@ def transform_identity(transform: Callable) -> dict[str, Any]:
     return {"callable": f"{getattr(transform, '__module__', '?')}.{name}"}
 
 
-def _file_sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 class SeedShardDataset(IterableDataset):
     """Images of the given prompts and seeds, labelled by the index of their seed in ``seeds``.
 
@@ -179,7 +174,7 @@ class SeedShardDataset(IterableDataset):
         parts, found = [], set()  # per shard: shard, prompt, label, png/json offset and size
         for shard_index, shard in enumerate(self.shards):
             reader = ShardReader(shard)  # checks the manifest and the tar's size
-            self._manifest_sha256.append(_file_sha256(manifest_path(shard)))
+            self._manifest_sha256.append(content_sha256(reader.manifest))
             found.update(reader.seeds)
             rows = [
                 (shard_index, prompt_of[e.prompt_id], label_of.get(e.seed, -1))
@@ -216,16 +211,17 @@ class SeedShardDataset(IterableDataset):
     def identity(self) -> dict[str, Any]:
         """What this dataset's items and their order depend on, as plain JSON values.
 
-        The sha256 of every shard's manifest file as indexed (sorted: the item order does not
-        depend on the shards' order or location; a manifest holds the sha256 of every image and
-        a hash of the prompt texts, so a re-rendered shard changes it), the prompts (their
+        The content hash of every shard (``shards.content_sha256``, sorted: the item order does
+        not depend on the shards' order or location; it covers the sha256 of every image and a
+        hash of the prompt texts but not the render's timings, so a shard re-rendered with other
+        images changes it and one rendered again identically does not), the prompts (their
         count and the sha256 of their sorted ids), the seeds, the transform
         (``transform_identity``) and the shuffle. ``train_classifier`` resumes a checkpoint
         only if this is unchanged.
         """
         prompts = json.dumps(self.prompt_ids).encode()
         return {
-            "manifests_sha256": sorted(self._manifest_sha256),
+            "shards_content_sha256": sorted(self._manifest_sha256),
             "prompts": len(self.prompt_ids),
             "prompt_ids_sha256": hashlib.sha256(prompts).hexdigest(),
             "seeds": self.seeds,
