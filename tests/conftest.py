@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -80,14 +79,12 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
-    """The demo DAG, run locally once per session in a fresh folder (its run time in ``seconds``).
+    """The demo DAG, run locally once per session in a fresh folder.
 
     test_workflow checks and reruns against it; test_slurm compares a SLURM run with it.
     """
     root = tmp_path_factory.mktemp("demo")
-    start = time.perf_counter()
     snakemake("--configfile", str(DEMO), "--cores", "2", cwd=root)
-    (root / "seconds").write_text(f"{time.perf_counter() - start:.1f}")
     return root
 
 

@@ -12,7 +12,15 @@ from seedscope.features.table import FeatureTable
 from seedscope.quality.frechet import frechet_to_reference, kid_to_reference, reference_stats
 from seedscope.quality.golden import correlation_ci, golden_and_inferior, top_seeds
 from seedscope.quality.intervals import subsample_weights
-from seedscope.quality.perseed import by_seed, fid_block, hps_block, ranks, summarise
+from seedscope.quality.perseed import (
+    by_seed,
+    fid_block,
+    hps_block,
+    load_blocks,
+    ranks,
+    save_block,
+    summarise,
+)
 from seedscope.quality.table1 import compose, draw_seeds, hps_metric, score_draws
 
 
@@ -105,6 +113,47 @@ def test_shifted_seed_ranks_worst_with_a_ci_that_excludes_the_others():
     assert worst.fid_lo > others.fid_hi.max()
     assert worst.kid_rank == len(seeds)
     assert worst.fid_rank_lo == worst.fid_rank_hi == len(seeds)
+
+
+def _subset(table, seeds):
+    rows = np.isin(table.seeds, seeds)
+    return FeatureTable(
+        keys=[k for k, keep in zip(table.keys, rows, strict=True) if keep],
+        seeds=np.asarray(table.seeds)[rows],
+        prompt_ids=[p for p, keep in zip(table.prompt_ids, rows, strict=True) if keep],
+        features=table.features[rows],
+        meta=table.meta,
+    )
+
+
+def test_blocks_merged_in_any_order_equal_one_block_of_all_seeds(tmp_path):
+    """Seed blocks are computed apart and merged: their replicates stay paired across blocks, so
+    the merged table (values, intervals, ranks, rank intervals) is the one-block table."""
+    rng = np.random.default_rng(5)
+    prompts = [f"p{i:02d}" for i in range(30)]
+    seeds = list(range(8))
+    table = _block_table(rng, seeds, prompts, 5, lambda s: 0.2 * s)
+    reference = reference_stats(_gaussian(rng, 200, 5), "cpu")
+    bootstrap = {"resamples": 40, "seed": 3}
+    scores = FeatureTable(
+        keys=table.keys,
+        seeds=table.seeds,
+        prompt_ids=table.prompt_ids,
+        features=table.features[:, :1],
+        meta=table.meta,
+    )
+    cases = {
+        "fid": (table, lambda t: fid_block(t, prompts, reference, bootstrap)),
+        "hps": (scores, lambda t: hps_block(t, prompts, bootstrap)),
+    }
+    for metric, (source, block_of) in cases.items():
+        whole = summarise(block_of(source), 0.95)
+        paths = [tmp_path / f"{metric}-late.npz", tmp_path / f"{metric}-early.npz"]
+        save_block(paths[0], block_of(_subset(source, [5, 6, 7])))
+        save_block(paths[1], block_of(_subset(source, [0, 1, 2, 3, 4])))
+        merged = summarise(load_blocks(paths), 0.95)
+        assert merged.seed.tolist() == seeds and f"{metric}_rank_hi" in merged
+        pd.testing.assert_frame_equal(merged, whole, check_exact=False, rtol=1e-9)
 
 
 def test_by_seed_orders_rows_by_prompt_and_names_missing_prompts():

@@ -48,8 +48,8 @@ RUN_TIMEOUT = 2700  # seconds; the whole demo takes about 10 min through SLURM o
 # features, the seed-swap study and a CPU plotting rule, with their inputs (about 2 minutes).
 FULL_DEMO = os.environ.get("SEEDSCOPE_SLURM_CROSS_SECTION") != "1"
 CROSS_SECTION = [
-    "results/demo/images/sd2/parti/seeds-0000-0015.tar",
-    "results/demo/features/hps/sd2/parti/seeds-0000-0015.npz",
+    "results/demo/images/sd2/parti/seeds-0000-0031.tar",
+    "results/demo/features/hps/sd2/parti/seeds-0000-0031.npz",
     "results/demo/figures/fig2_seed_swap.png",
 ]
 

@@ -44,12 +44,12 @@ def test_demo_scores_every_seed_with_cis_and_ranks(demo):
 @pytest.mark.slow
 def test_demo_features_are_one_row_per_image(demo):
     run = demo / "results" / "demo"
-    shard = run / "images" / "sd2" / "coco1" / "seeds-0000-0015.tar"
+    shard = run / "images" / "sd2" / "coco1" / "seeds-0000-0031.tar"
     keys = [e.key for e in ShardReader(shard).entries]
     for extractor in ("inception", "hps"):
-        table = read_table(run / "features" / extractor / "sd2" / "coco1" / "seeds-0000-0015.npz")
+        table = read_table(run / "features" / extractor / "sd2" / "coco1" / "seeds-0000-0031.npz")
         assert list(table.keys) == keys
-        assert table.meta["shard"].endswith("seeds-0000-0015.tar")
+        assert table.meta["shard"].endswith("seeds-0000-0031.tar")
     reference = read_table(run / "reference" / "inception" / "coco1.npz")
     assert len(reference) == load_config(DEMO)["coco"]["parts"][0]
 
