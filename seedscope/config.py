@@ -8,8 +8,6 @@ blocks and per-model prompt sets, the same way for the Snakefile and the CLI.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +317,3 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     return value
-
-
-def digest(value: Any) -> str:
-    """A short stable hash of a JSON-serialisable value (for params and run metadata)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]

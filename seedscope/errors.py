@@ -27,3 +27,10 @@ class DataError(SeedscopeError):
 
 class FeatureError(SeedscopeError):
     """A feature table or reference statistics file is missing, corrupt, or does not match."""
+
+
+def error_line(err: BaseException) -> str:
+    """``"OSError: <first line of its message>"``: how a message of ours quotes the error that
+    caused it (library errors often run to many lines)."""
+    first = str(err).partition("\n")[0]
+    return f"{type(err).__name__}: {first}"

@@ -19,8 +19,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import hashlib
-import json
 import logging
 import platform
 import sys
@@ -44,6 +42,7 @@ from seedscope.families import (
     family_of,
     uses_guidance,
 )
+from seedscope.files import json_sha256
 from seedscope.shards import ShardWriter, encode_png, image_key
 
 log = logging.getLogger(__name__)
@@ -249,8 +248,7 @@ def shard_items(prompts: Sequence[dict[str, Any]], seeds: Sequence[int]) -> list
 
 def prompts_digest(prompts: Sequence[dict[str, Any]]) -> str:
     """A sha256 over the prompt ids and texts, part of a shard's identity."""
-    text = json.dumps([[p["id"], p["text"]] for p in prompts])
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_sha256([[p["id"], p["text"]] for p in prompts])
 
 
 @functools.cache

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedscope.errors import ConfigError, ModelNotFoundError
+from seedscope.errors import ConfigError, ModelNotFoundError, error_line
 
 SCHEDULERS = {
     "ddim": "DDIMScheduler",
@@ -237,9 +237,7 @@ def load_pipeline(name: str, spec: dict[str, Any], device: str = "auto"):
     except (OSError, ValueError) as err:
         # huggingface_hub raises OSError subclasses (repository or file not found, offline
         # cache misses); diffusers raises ValueError for folders without a pipeline.
-        raise _not_found(
-            name, spec["weights"], f"{type(err).__name__}: {err}".split("\n")[0]
-        ) from err
+        raise _not_found(name, spec["weights"], error_line(err)) from err
     configure_scheduler(pipe, spec.get("scheduler", {}))
     pipe.set_progress_bar_config(disable=True)
     return apply_speedups(pipe.to(target), spec)

@@ -28,7 +28,6 @@ carry over to other prompts (figs 6-7) but not to other models.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seedscope.errors import SeedscopeError
+from seedscope.files import json_sha256
 
 FORMAT = 1
 STAT_COLUMNS = ("fid", "kid", "hps")
@@ -66,7 +66,7 @@ class SeedBankError(SeedscopeError):
 
 def config_hash(config: dict[str, Any]) -> str:
     """sha256 of the config as canonical JSON (key-sorted), to tie a bank to its run."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    return json_sha256(config, default=str)
 
 
 def _stats(row: pd.Series) -> dict[str, float]:

@@ -24,8 +24,6 @@ Images are PNG: lossless, because FID moves with JPEG compression (clean-fid, Pa
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
 import json
 import os
@@ -41,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from seedscope.errors import ShardError
+from seedscope.files import fsync_dir, json_sha256, replace_atomically, sha256_hex
 
 FORMAT = "seedscope-shard/1"
 _BLOCK = tarfile.BLOCKSIZE
@@ -65,10 +64,6 @@ def _tar_member(name: str, data: bytes) -> bytes:
     header = info.tobuf(format=tarfile.USTAR_FORMAT, encoding="utf-8", errors="strict")
     padding = (-len(data)) % _BLOCK
     return header + data + b"\0" * padding
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _fix_hint(shard: Path) -> str:
@@ -121,7 +116,7 @@ class ShardWriter:
         self.entries, self.chunks_done, self._offset = [], 0, 0
         lines = [json.dumps({"identity": self.identity}, sort_keys=True).encode()]
         lines += self._accepted_chunks()
-        _replace_durably(self.progress, b"".join(line + b"\n" for line in lines))
+        replace_atomically(self.progress, b"".join(line + b"\n" for line in lines), durable=True)
         mode = "r+b" if self.partial.exists() else "wb"
         self._file = open(self.partial, mode)  # noqa: SIM115 - closed by finish()
         self._file.truncate(self._offset)
@@ -173,10 +168,10 @@ class ShardWriter:
                     seed=meta["seed"],
                     png_offset=png_offset,
                     png_size=len(png),
-                    png_sha256=_sha256(png),
+                    png_sha256=sha256_hex(png),
                     json_offset=json_offset,
                     json_size=len(meta_bytes),
-                    json_sha256=_sha256(meta_bytes),
+                    json_sha256=sha256_hex(meta_bytes),
                 )
             )
         self._file.write(buffer)
@@ -229,9 +224,10 @@ class ShardWriter:
             "columns": list(Entry.__dataclass_fields__),
             "entries": [list(e.__dict__.values()) for e in self.entries],
         }
-        _replace_durably(manifest_path(self.shard), json.dumps(manifest, sort_keys=True).encode())
+        manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
+        replace_atomically(manifest_path(self.shard), manifest_bytes, durable=True)
         os.replace(self.partial, self.shard)
-        _fsync_dir(self.shard.parent)
+        fsync_dir(self.shard.parent)
         self.progress.unlink()
 
     def _disagreement(self) -> str | None:
@@ -258,7 +254,7 @@ class ShardWriter:
                         f"the member at byte {offset - _BLOCK} is {header.name} ({header.size}"
                         f" bytes) where the entries list {name} ({size} bytes)"
                     )
-                if _sha256(tar.read(size)) != sha256:
+                if sha256_hex(tar.read(size)) != sha256:
                     return f"{name} does not match its sha256"
         return None
 
@@ -290,27 +286,6 @@ def _layout_error(entries: list[Entry], start: int, end: int) -> str | None:
     return None
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make renames in ``directory`` durable, where the platform can open a directory."""
-    with contextlib.suppress(OSError):  # e.g. Windows, or a file system that cannot
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _replace_durably(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` atomically: temporary file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def read_manifest(shard: str | Path) -> dict[str, Any]:
     """Load a shard's manifest, with a clear error if it is missing or not a manifest."""
     shard = Path(shard)
@@ -330,7 +305,7 @@ def content_sha256(manifest: dict[str, Any]) -> str:
     """The sha256 of what a shard holds: its manifest without ``info`` (run time, device), as
     canonical JSON. Two renders of the same images have the same content hash."""
     content = {key: value for key, value in manifest.items() if key != "info"}
-    return _sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+    return json_sha256(content, compact=True)
 
 
 class ShardReader:
@@ -451,7 +426,7 @@ def verify(shard: str | Path) -> int:
         for e in reader.entries:
             png = reader._read(e.png_offset, e.png_size)
             meta = reader._read(e.json_offset, e.json_size)
-            if _sha256(png) != e.png_sha256 or _sha256(meta) != e.json_sha256:
+            if sha256_hex(png) != e.png_sha256 or sha256_hex(meta) != e.json_sha256:
                 raise ShardError(
                     f"image {e.key} in shard {shard} does not match its sha256 in the manifest"
                     f" (corrupted on disk?); {_fix_hint(shard)}"

@@ -20,8 +20,6 @@ from torch.utils.data import DataLoader
 from seedscope.classifier import (
     SeedShardDataset,
     build_classifier,
-    check_seed_range,
-    cost_estimate,
     evaluate,
     gradcam_by_seed,
     gradcam_maps,
@@ -32,6 +30,7 @@ from seedscope.classifier import (
     split_prompts,
     train_classifier,
 )
+from seedscope.classifier.checkpoint import load_checkpoint
 from seedscope.classifier.gradcam import target_layer
 from seedscope.classifier.train import wilson_interval
 from seedscope.errors import ConfigError, DataError, ModelNotFoundError, ShardError
@@ -267,13 +266,13 @@ def test_two_workers_cover_every_item_exactly_once(shards, splits):
 
 
 def test_seed_range_must_match_the_shards(shards, splits):
-    assert check_seed_range(shards, range(8)) == SEEDS
+    assert SeedShardDataset(shards, splits["val"], range(8)).seeds == SEEDS
     with pytest.raises(ConfigError, match="seeds 8-9 are configured but in no shard"):
-        check_seed_range(shards, range(10))
+        SeedShardDataset(shards, splits["val"], range(10))
     with pytest.raises(ConfigError, match="seeds 6-7 are in the shards but not configured"):
         SeedShardDataset(shards, splits["val"], range(6))
     with pytest.raises(ConfigError, match="seeds 0-3 are configured but in no shard"):
-        check_seed_range(shards[1:], range(8))
+        SeedShardDataset(shards[1:], splits["val"], range(8))
 
 
 def test_prompts_missing_from_the_shards_are_named(shards, splits):
@@ -369,6 +368,18 @@ def test_unreadable_or_anonymous_checkpoint_is_ignored(content, datasets, tmp_pa
     assert why in caplog.text
 
 
+def test_checkpoint_error_without_a_message_is_ignored_too(tmp_path, monkeypatch, caplog):
+    (tmp_path / "checkpoint.pt").write_bytes(b"x")
+
+    def fail(*args, **kwargs):
+        raise EOFError()  # an empty message: the warning still quotes the error's type
+
+    monkeypatch.setattr(torch, "load", fail)
+    with caplog.at_level(logging.WARNING, logger="seedscope.classifier.checkpoint"):
+        assert load_checkpoint(tmp_path / "checkpoint.pt", {"settings": {}}) is None
+    assert "it cannot be read (EOFError: )" in caplog.text
+
+
 def test_rerun_on_rerendered_shards_trains_new_weights(trained, rerendered, splits, tmp_path):
     new = make_datasets(rerendered, splits)
     finished = copy_run(trained, tmp_path / "finished")
@@ -428,14 +439,6 @@ def test_pretrained_weights_offline_fail_fast_and_clearly():
     assert time.perf_counter() - start < 20
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         build_classifier("resnet10t", 8, pretrained="/nonexistent/weights.safetensors")
-
-
-def test_cost_estimate_for_the_papers_run():
-    cost = cost_estimate(9000 * 1024, 6, "resnet50", images_per_second=2000)
-    assert cost["images_per_epoch"] == 9_216_000 and cost["images_total"] == 55_296_000
-    assert cost["hours"] == pytest.approx(55_296_000 / 2000 / 3600)
-    assert 25e6 < cost["parameters"] < 26e6 and not cost["throughput_assumed"]
-    assert cost_estimate(1000, 1, "resnet10t")["throughput_assumed"]
 
 
 def test_gradcam_maps_and_figure(datasets, trained, tmp_path):

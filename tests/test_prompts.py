@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+import yaml
 
 from seedscope.errors import ConfigError, DataError
 from seedscope.prompts.parti import PARTI_SHA256, load_parti
 from seedscope.prompts.rows import prompt_id, read_prompts, write_prompts
 from seedscope.prompts.synthetic import PAPER_MODIFIERS, PAPER_OBJECTS, make_synthetic_prompts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def row(i: int, text: str = "a photo of a dog", **extra) -> dict:
@@ -111,6 +115,13 @@ def test_paper_synthetic_set_has_880_prompts_with_right_articles(tmp_path):
     assert rows[1]["meta"] == {"object": "person", "modifier": "red"}  # object-major
     assert rows[22]["meta"] == {"object": "bicycle", "modifier": ""}
     assert read_prompts(write_prompts(rows, tmp_path / "s.jsonl")) == rows
+
+
+def test_config_yaml_lists_the_same_objects_and_modifiers():
+    # config.yaml spells the paper's lists out for the workflow; PAPER_* is the one Python copy.
+    synthetic = yaml.safe_load((ROOT / "config.yaml").read_text())["prompt_sets"]["synthetic"]
+    assert tuple(synthetic["objects"]) == PAPER_OBJECTS
+    assert tuple(synthetic["modifiers"]) == PAPER_MODIFIERS
 
 
 def test_synthetic_template_and_validation():

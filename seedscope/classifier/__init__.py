@@ -3,17 +3,15 @@
 Heavy imports (timm, pytorch-grad-cam, matplotlib) happen inside the functions that need them.
 """
 
-from seedscope.classifier.data import SeedShardDataset, check_seed_range, image_transform
+from seedscope.classifier.data import SeedShardDataset, image_transform
 from seedscope.classifier.gradcam import gradcam_by_seed, gradcam_maps, plot_gradcam
 from seedscope.classifier.model import build_classifier, load_classifier
 from seedscope.classifier.split import normalise_text, split_prompts
-from seedscope.classifier.train import cost_estimate, evaluate, train_classifier
+from seedscope.classifier.train import evaluate, train_classifier
 
 __all__ = [
     "SeedShardDataset",
     "build_classifier",
-    "check_seed_range",
-    "cost_estimate",
     "evaluate",
     "gradcam_by_seed",
     "gradcam_maps",

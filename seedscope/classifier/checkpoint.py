@@ -8,15 +8,15 @@ is ignored with a warning and the run starts over.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from seedscope.errors import error_line
+from seedscope.files import atomic_output, json_sha256
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ def run_identity(settings: dict[str, Any], train_ds, val_ds) -> dict[str, Any]:
 
 def identity_sha256(identity: dict[str, Any]) -> str:
     """The sha256 of ``identity`` in canonical JSON (sorted keys), as hex."""
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_sha256(identity, compact=True)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -69,7 +68,7 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any] | No
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        reason = f"it cannot be read ({type(err).__name__}: {str(err).splitlines()[0]})"
+        reason = f"it cannot be read ({error_line(err)})"
     else:
         if not isinstance(state, dict) or "identity" not in state:
             reason = "it has no identity (written by an older seedscope)"
@@ -83,7 +82,6 @@ def load_checkpoint(path: Path, identity: dict[str, Any]) -> dict[str, Any] | No
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically (a temporary name, then a rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write ``state`` to ``path`` atomically (``<path>.tmp``, then a rename)."""
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)

@@ -12,7 +12,6 @@ workers rather than re-parsing every manifest (~75 MB of JSON per 16-seed shard)
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +24,8 @@ from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seedscope.errors import ConfigError, DataError, ShardError
-from seedscope.shards import ShardReader, content_sha256, read_manifest
+from seedscope.files import json_sha256
+from seedscope.shards import ShardReader, content_sha256
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,16 +43,6 @@ def _ranges(values: Iterable[int], limit: int = 20) -> str:
     return ", ".join(text) + (f", ... ({len(runs) - limit} more runs)" if len(runs) > limit else "")
 
 
-def shard_seeds(shards: Iterable[str | Path]) -> set[int]:
-    """Every seed found in the manifests of ``shards``."""
-    found: set[int] = set()
-    for shard in shards:
-        manifest = read_manifest(shard)
-        column = manifest["columns"].index("seed")
-        found.update(row[column] for row in manifest["entries"])
-    return found
-
-
 def _check_seeds(found: set[int], wanted: set[int], n_shards: int) -> None:
     missing, extra = wanted - found, found - wanted
     if missing or extra:
@@ -65,19 +55,6 @@ def _check_seeds(found: set[int], wanted: set[int], n_shards: int) -> None:
             f"{'; '.join(parts)} ({n_shards} shards, {len(wanted)} configured seeds); make "
             "the classifier's seed range match the generated seed blocks"
         )
-
-
-def check_seed_range(shards: Iterable[str | Path], seeds: Iterable[int]) -> list[int]:
-    """Check that the shards hold exactly the configured ``seeds``; returns them sorted.
-
-    Raises ``ConfigError`` naming the configured seeds no shard has and the shard seeds
-    outside the configured range.
-    """
-    shards, wanted = list(shards), {int(s) for s in seeds}
-    if not shards:
-        raise ConfigError("no shards given for the seed classifier; generate images first")
-    _check_seeds(shard_seeds(shards), wanted, len(shards))
-    return sorted(wanted)
 
 
 class ImageTransform:
@@ -136,11 +113,12 @@ def transform_identity(transform: Callable) -> dict[str, Any]:
 class SeedShardDataset(IterableDataset):
     """Images of the given prompts and seeds, labelled by the index of their seed in ``seeds``.
 
-    ``shards`` must hold exactly ``seeds`` (see ``check_seed_range``) and every (prompt, seed)
-    pair exactly once. Iteration reads each image and its JSON metadata from the tar by offset,
-    checks the metadata's seed and prompt against the manifest (``ShardError`` otherwise), and
-    yields ``(transform(image), label)``, plus the image key with ``return_keys``. The order is
-    a permutation fixed by ``(shuffle_seed, epoch)`` (index order with ``shuffle=False``); each
+    ``shards`` must hold exactly ``seeds`` (else ``ConfigError`` names the seeds no shard has
+    and the shard seeds outside ``seeds``) and every (prompt, seed) pair exactly once. Iteration
+    reads each image and its JSON metadata from the tar by offset, checks the metadata's seed
+    and prompt against the manifest (``ShardError`` otherwise), and yields
+    ``(transform(image), label)``, plus the image key with ``return_keys``. The order is a
+    permutation fixed by ``(shuffle_seed, epoch)`` (index order with ``shuffle=False``); each
     DataLoader worker opens its own files and takes every ``num_workers``-th item of it.
     """
 
@@ -219,11 +197,10 @@ class SeedShardDataset(IterableDataset):
         (``transform_identity``) and the shuffle. ``train_classifier`` resumes a checkpoint
         only if this is unchanged.
         """
-        prompts = json.dumps(self.prompt_ids).encode()
         return {
             "shards_content_sha256": sorted(self._manifest_sha256),
             "prompts": len(self.prompt_ids),
-            "prompt_ids_sha256": hashlib.sha256(prompts).hexdigest(),
+            "prompt_ids_sha256": json_sha256(self.prompt_ids),
             "seeds": self.seeds,
             "transform": transform_identity(self.transform),
             "shuffle": self.shuffle,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from seedscope.errors import ConfigError, ModelNotFoundError
+from seedscope.errors import ConfigError, ModelNotFoundError, error_line
 
 
 def close_model_names(name: str, limit: int = 10) -> list[str]:
@@ -57,7 +57,7 @@ def build_classifier(
             raise
         raise ModelNotFoundError(
             f"could not load pretrained weights for timm model {name!r} "
-            f"({type(err).__name__}: {str(err).splitlines()[0]}); download them on a machine "
+            f"({error_line(err)}); download them on a machine "
             f"with network (`hf download timm/{name}`) into the Hugging Face cache, pass a "
             "local weights file, or train from scratch with pretrained=False"
         ) from err

@@ -6,7 +6,6 @@ import csv
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,11 @@ from seedscope.classifier.checkpoint import (
 )
 from seedscope.classifier.model import build_classifier
 from seedscope.errors import ConfigError
+from seedscope.files import atomic_output
 
 log = logging.getLogger(__name__)
 
 METRICS = ("epoch", "train_loss", "val_loss", "val_top1", "val_top5", "seconds")
-# Assumed training throughput of one GPU when none is measured: a ResNet-50 at 224 px with
-# AMP trains at 2-3k images/s on an A100/H100, but decoding 512 px PNGs costs ~5 ms per image
-# per CPU core, so ~8 loader workers hold the rate near 1,000 images/s. Measure and pass
-# ``images_per_second`` for a real estimate.
-DEFAULT_IMAGES_PER_SECOND = 1000.0
 
 
 def _amp_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
@@ -84,12 +79,10 @@ def _predict(model, ds, batch_size, num_workers, device, amp_dtype) -> dict[str,
 
 
 def _write_metrics(history: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=METRICS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(tmp, path)
 
 
 def train_classifier(
@@ -244,9 +237,8 @@ def train_classifier(
             "identity_sha256": identity_hash,
             "identity": json.dumps(identity, sort_keys=True),
         }
-        tmp = weights.with_name("model.tmp.safetensors")
-        save_model(model, str(tmp), metadata=meta)
-        os.replace(tmp, weights)
+        with atomic_output(weights, tmp=out / "model.tmp.safetensors") as tmp:
+            save_model(model, str(tmp), metadata=meta)
         checkpoint.unlink(missing_ok=True)
     seconds = time.perf_counter() - begin
     return {
@@ -319,34 +311,4 @@ def evaluate(
         "per_seed": per_seed,
         "worst_seeds": sorted(per_seed, key=lambda s: (per_seed[s], s))[:top_pairs],
         "confused_pairs": confused,
-    }
-
-
-def cost_estimate(
-    n_train_images: int,
-    epochs: int,
-    model_name: str,
-    images_per_second: float | None = None,
-    n_val_images: int = 0,
-    num_classes: int = 1024,
-) -> dict[str, Any]:
-    """Images read per epoch and in all, and the hours that takes at ``images_per_second``.
-
-    Without a measured throughput it assumes ``DEFAULT_IMAGES_PER_SECOND`` (1,000 images/s:
-    one GPU bound by PNG decoding; see the note at the top of this module). Validation images
-    are read once per epoch, at the same rate. Also gives the model's parameter count.
-    """
-    with torch.device("meta"):
-        model = build_classifier(model_name, num_classes)
-    rate = float(images_per_second or DEFAULT_IMAGES_PER_SECOND)
-    per_epoch = n_train_images + n_val_images
-    total = per_epoch * epochs
-    return {
-        "model_name": model_name,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "images_per_epoch": per_epoch,
-        "images_total": total,
-        "images_per_second": rate,
-        "throughput_assumed": images_per_second is None,
-        "hours": total / rate / 3600,
     }

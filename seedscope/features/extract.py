@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from PIL import Image
 
 from seedscope.errors import FeatureError
 from seedscope.features.table import FeatureTable
+from seedscope.files import file_sha256
 from seedscope.shards import ShardReader, manifest_path, verify
 
 
@@ -84,7 +84,7 @@ def extract_shard(
         )
     meta = dict(extractor.meta) | {
         "shard": shard.name,
-        "manifest_sha256": hashlib.sha256(manifest_path(shard).read_bytes()).hexdigest(),
+        "manifest_sha256": file_sha256(manifest_path(shard)),
         "images": len(entries),
     }
     return FeatureTable(

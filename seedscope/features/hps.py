@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from seedscope.errors import FeatureError
-from seedscope.features.inception import file_sha256
+from seedscope.errors import FeatureError, error_line
+from seedscope.files import file_sha256
 
 HPS_REPO = "xswu/HPSv2"
 HPS_FILES = {"v2.0": "HPS_v2_compressed.pt", "v2.1": "HPS_v2.1_compressed.pt"}
@@ -69,11 +69,9 @@ def hps_checkpoint(version: str, weights: str | Path = "hub") -> Path:
         try:
             return Path(hf_hub_download(HPS_REPO, filename))
         except (OSError, ValueError) as err:
-            reason = str(err).split("\n")[0]
             raise FeatureError(
                 f"HPS {version} checkpoint {filename} of the Hugging Face repo {HPS_REPO} is "
-                f"not in the local cache and could not be downloaded ({type(err).__name__}: "
-                f"{reason}); {fix}"
+                f"not in the local cache and could not be downloaded ({error_line(err)}); {fix}"
             ) from err
     path = Path(weights).expanduser()
     if not path.is_file():
@@ -186,10 +184,9 @@ def load_hps(
             **overrides,
         )
     except (RuntimeError, OSError, ValueError, KeyError) as err:
-        reason = str(err).split("\n")[0]
         raise FeatureError(
-            f"HPS checkpoint {checkpoint} does not load into open_clip's {arch} ({reason}); "
-            f"it is corrupt or not an HPS checkpoint: delete it and download "
+            f"HPS checkpoint {checkpoint} does not load into open_clip's {arch} "
+            f"({error_line(err)}); it is corrupt or not an HPS checkpoint: delete it and download "
             f"{HPS_FILES[version]} again, or set features.hps.weights to a good copy"
         ) from err
     meta = {

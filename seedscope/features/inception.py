@@ -12,7 +12,6 @@ that model for the demo and the tests, as clean-fid's ``custom_feat_extractor`` 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import platform
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from seedscope.errors import FeatureError
+from seedscope.files import file_sha256
 
 INCEPTION_FILE = "inception-2015-12-05.pt"
 MODE = "clean"
@@ -43,15 +43,6 @@ def inception_url() -> str:
 def default_weights_dir() -> Path:
     """Where clean-fid itself keeps the weights (``/tmp``; ``./`` on Windows)."""
     return Path("./" if platform.system() == "Windows" else "/tmp")
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file (weights identity in feature table metadata)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fix(expected: Path) -> str:

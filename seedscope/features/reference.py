@@ -9,8 +9,6 @@ unpacked.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import numpy as np
 
 from seedscope.errors import DataError, FeatureError
 from seedscope.features.table import FeatureTable
+from seedscope.files import json_sha256
 from seedscope.prompts.coco import list_images, open_image
 
 FIX = (
@@ -111,7 +110,7 @@ def reference_table(
         "reference": Path(image_source).name,
         "prompt_set": rows[0]["set"] if rows else None,
         "images": len(rows),
-        "images_sha256": hashlib.sha256(json.dumps(names).encode()).hexdigest(),
+        "images_sha256": json_sha256(names),
     }
     return FeatureTable(
         keys=names,

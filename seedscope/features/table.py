@@ -9,7 +9,6 @@ temporary name and renamed, like shards, so a killed job never leaves a half tab
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from seedscope.errors import FeatureError
+from seedscope.files import atomic_output
 
 ARRAYS = ("keys", "seeds", "prompt_ids", "features")
 
@@ -51,11 +51,11 @@ class FeatureTable:
 
 
 def write_table(path: str | Path, table: FeatureTable) -> Path:
-    """Write ``table`` to ``path`` atomically (temporary name, fsync, rename)."""
+    """Write ``table`` to ``path`` atomically (``<path>.partial``, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as out:
+    partial = path.with_name(path.name + ".partial")
+    with atomic_output(path, durable=True, tmp=partial) as tmp, open(tmp, "wb") as out:
         np.savez(
             out,
             keys=table.keys,
@@ -64,9 +64,6 @@ def write_table(path: str | Path, table: FeatureTable) -> Path:
             features=table.features,
             meta=np.array(json.dumps(table.meta, sort_keys=True)),
         )
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
     return path
 
 
@@ -86,23 +83,3 @@ def read_table(path: str | Path) -> FeatureTable:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
         raise FeatureError(f"feature table {path} is unreadable ({error}); {fix}") from error
     return FeatureTable(**arrays, meta=meta)
-
-
-def concat_tables(tables: list[FeatureTable]) -> FeatureTable:
-    """Rows of several tables (e.g. every seed block of a prompt set), in the given order."""
-    if not tables:
-        raise FeatureError("no feature tables to combine")
-    dims = {t.features.shape[1] for t in tables}
-    extractors = {t.meta.get("extractor") for t in tables}
-    if len(dims) > 1 or len(extractors) > 1:
-        raise FeatureError(
-            f"cannot combine feature tables of different extractors {sorted(map(str, extractors))} "
-            f"or dimensions {sorted(dims)}"
-        )
-    return FeatureTable(
-        keys=np.concatenate([t.keys for t in tables]),
-        seeds=np.concatenate([t.seeds for t in tables]),
-        prompt_ids=np.concatenate([t.prompt_ids for t in tables]),
-        features=np.concatenate([t.features for t in tables]),
-        meta={k: v for k, v in tables[0].meta.items() if k != "shard"},
-    )

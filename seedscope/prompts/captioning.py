@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seedscope.errors import DataError, ModelNotFoundError
+from seedscope.errors import DataError, ModelNotFoundError, error_line
 from seedscope.models import weights_not_found
 from seedscope.prompts.coco import open_image
 from seedscope.prompts.rows import prompt_id
@@ -110,7 +110,7 @@ def load_captioner(
         model = LlavaForConditionalGeneration.from_pretrained(source, dtype=torch_dtype)
     except (OSError, ValueError) as err:
         # huggingface_hub raises OSError subclasses for missing repos, files and cache misses.
-        raise _not_found(model_name_or_path, f"{type(err).__name__}: {err}".split("\n")[0]) from err
+        raise _not_found(model_name_or_path, error_line(err)) from err
     processor.tokenizer.padding_side = "left"  # decoder-only generation: pad on the left
     model = model.to(target).eval()
     return Captioner(model, processor, target, torch_dtype, caption_prompt(processor, instruction))

@@ -7,7 +7,6 @@ it can also be read from a local file or downloaded from its upstream URL.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import random
 from importlib import resources
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seedscope.errors import ConfigError, DataError
+from seedscope.files import sha256_hex
 from seedscope.prompts.coco import download_file
 from seedscope.prompts.rows import prompt_id
 
@@ -25,7 +25,7 @@ SOURCES = ("bundled", "file", "url")
 
 
 def _check_sha256(data: bytes, sha256: str | None, where: str) -> None:
-    actual = hashlib.sha256(data).hexdigest()
+    actual = sha256_hex(data)
     if sha256 is not None and actual != sha256.lower():
         raise DataError(
             f"PartiPrompts from {where} has sha256 {actual}, expected {sha256}. Use the "

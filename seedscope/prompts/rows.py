@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seedscope.errors import ConfigError, DataError
+from seedscope.files import replace_atomically
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 REQUIRED_KEYS = ("id", "text", "set", "meta")
@@ -89,14 +90,7 @@ def write_prompts(rows: Iterable[dict[str, Any]], path: str | Path) -> Path:
             ) from err
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_atomically(path, "".join(lines).encode("utf-8"), durable=True, tmp=tmp)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import textwrap
@@ -18,6 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from seedscope.errors import ShardError  # noqa: E402
+from seedscope.files import sha256_hex  # noqa: E402
 from seedscope.shards import ShardReader, image_key  # noqa: E402
 
 METRIC_LABELS = {"fid": "FID (lower is better)", "kid": "KID", "hps": "HPS v2 (higher is better)"}
@@ -52,7 +52,7 @@ def _read_drawn(shard: str, keys: list[str]) -> dict[str, np.ndarray]:
     with ShardReader(shard) as reader:
         for key in keys:
             png = reader.png(key)
-            if hashlib.sha256(png).hexdigest() != reader.entry(key).png_sha256:
+            if sha256_hex(png) != reader.entry(key).png_sha256:
                 raise ShardError(
                     f"image {key} in shard {shard} does not match its sha256 in the manifest "
                     "(corrupted on disk?); delete the shard and its manifest and rerun the "
