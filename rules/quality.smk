@@ -121,7 +121,7 @@ rule table1:
         seeds=seed_list(),
         table1=canonical(QUALITY["table1"]),
         bootstrap=canonical(QUALITY["bootstrap"]),
-        hps_prompts=QUALITY["hps_prompts"],
+        hps_version=config["features"]["hps"]["version"],
         device=QUALITY["device"],
     script:
         "../scripts/table1.py"

@@ -12,11 +12,15 @@ from seedscope.quality.perseed import prompt_order
 
 p = snakemake.params
 log = start_job(snakemake, "Table 1: random vs golden seeds")
+hps = f"HPS {p.hps_version}"
+prompts_of = {
+    job["prompts"]: table1.held_out_prompts(prompt_order(job["prompts"]), p.table1["prompts"], job)
+    for job in p.jobs  # every count is checked before any work
+}
 rows = []
 for job in p.jobs:  # model, set, metric, feature tables, prompts, golden table, reference
-    prompts = prompt_order(job["prompts"])
+    prompts = prompts_of[job["prompts"]]
     if job["metric"] == "hps":
-        prompts = prompts[: p.hps_prompts]
         metric = table1.hps_metric
     else:
         metric = table1.fid_metric(reference_stats(read_table(job["reference"]).features, p.device))
@@ -32,14 +36,15 @@ for job in p.jobs:  # model, set, metric, feature tables, prompts, golden table,
         p.bootstrap,
     )
     for result in results:
-        row = {"model": job["model"], "prompt_set": job["set"], "metric": job["metric"].upper()}
+        name = hps if job["metric"] == "hps" else job["metric"].upper()
+        row = {"model": job["model"], "prompt_set": job["set"], "metric": name}
         rows.append(row | {"prompts": len(prompts)} | result)
         log.info("%s", rows[-1])
 table = pd.DataFrame(rows)
 table.to_csv(snakemake.output.csv, index=False, float_format="%.6g")
 Path(snakemake.output.md).write_text(table1.to_markdown(table))
 caption = (
-    "FID and HPS v2 of random vs golden seeds (mean over draws, "
+    f"FID and {hps} of random vs golden seeds (mean over draws, "
     f"{p.bootstrap['confidence']:.0%} bootstrap CI over draws and prompts)"
 )
 Path(snakemake.output.tex).write_text(table1.to_latex(table, caption))

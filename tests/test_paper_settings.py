@@ -42,6 +42,7 @@ PAPER_SETTINGS: dict[str, Any] = {
     "quality.golden.metrics": ["fid", "hps"],
     "quality.table1.fid_sets": ["coco2"],
     "quality.table1.hps_sets": ["coco2", "parti"],
+    "quality.table1.prompts": None,  # every prompt of the held-out sets ("another 10,000 prompts")
     "classifier.split.train": 9000,
     "classifier.split.val": 1000,
     "classifier.split.test": 1000,

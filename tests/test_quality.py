@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from cleanfid.fid import frechet_distance, kernel_distance
 
-from seedscope.errors import FeatureError
+from seedscope.errors import ConfigError, FeatureError
 from seedscope.features.table import FeatureTable
 from seedscope.quality.frechet import frechet_to_reference, kid_to_reference, reference_stats
 from seedscope.quality.golden import correlation_ci, golden_and_inferior, top_seeds
@@ -21,7 +21,13 @@ from seedscope.quality.perseed import (
     save_block,
     summarise,
 )
-from seedscope.quality.table1 import compose, draw_seeds, hps_metric, score_draws
+from seedscope.quality.table1 import (
+    compose,
+    draw_seeds,
+    held_out_prompts,
+    hps_metric,
+    score_draws,
+)
 
 
 def _gaussian(rng, n, d, shift=0.0, scale=1.0):
@@ -256,3 +262,11 @@ def test_table1_golden_draws_beat_random_draws():
     assert scores["golden"]["lo"] > scores["random"]["hi"]
     assert scores["golden"]["value"] == pytest.approx(1.0, abs=0.2)
     assert scores["random"]["value"] == pytest.approx(0.3, abs=0.2)
+
+
+def test_table1_scores_every_held_out_prompt_unless_told_a_count():
+    ids = [f"p{i}" for i in range(10)]
+    assert held_out_prompts(ids, None, {"set": "coco2"}) == ids
+    assert held_out_prompts(ids, 4, {"set": "coco2"}) == ids[:4]
+    with pytest.raises(ConfigError, match=r"quality.table1.prompts is 11 .* 'parti' has only 10"):
+        held_out_prompts(ids, 11, {"set": "parti"})

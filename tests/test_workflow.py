@@ -173,6 +173,11 @@ RERUNS = {
         {"perseed_block": 10, "all": 1} | QUALITY(2),
         None,
     ),
+    "give Table 1 its own prompt count": (
+        {"quality.table1.prompts": 4},
+        {"table1": 1, "all": 1},
+        None,
+    ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
 }
 

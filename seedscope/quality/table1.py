@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from seedscope.errors import ConfigError
 from seedscope.features.table import FeatureTable
 from seedscope.quality.frechet import Reference, frechet_to_reference
 from seedscope.quality.intervals import (
@@ -117,6 +118,22 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
         f"\\begin{{tabular}}{{{'l' * len(table.columns)}}}\n\\toprule\n{header}\n\\midrule\n"
         f"{body}\n\\bottomrule\n\\end{{tabular}}\n\\end{{table}}\n"
     )
+
+
+def held_out_prompts(prompt_ids: list[str], count: int | None, job: dict) -> list[str]:
+    """The first ``count`` of a held-out set's ``prompt_ids`` (all of them when ``count`` is None).
+
+    Raises ``ConfigError`` when the set has fewer prompts than ``count``: Table 1 would
+    otherwise report a smaller sample than its configuration says.
+    """
+    if count is None:
+        return list(prompt_ids)
+    if count > len(prompt_ids):
+        raise ConfigError(
+            f"quality.table1.prompts is {count} but prompt set {job['set']!r} has only "
+            f"{len(prompt_ids)} prompts; lower it or set it to null to score every prompt"
+        )
+    return list(prompt_ids[:count])
 
 
 def random_vs_golden(
