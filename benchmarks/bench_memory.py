@@ -155,6 +155,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
     golden_csv = f"{out}/tables/golden_{MODEL}.csv"
     general_csv = f"{out}/tables/generalisation_{MODEL}.csv"
     models = [MODEL, "sdxl-turbo"]  # figs 6-7 draw both models' panels (here from the same files)
+    hps_version = config["features"]["hps"]["version"]
 
     def perseed_table(prompt_set: str) -> dict:
         groups = ("fid", "hps") if prompt_set != "parti" else ("hps",)
@@ -170,7 +171,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
 
     def generalisation(metric: str, figure: str) -> dict:
         return {
-            "rule": figure,
+            "rule": "fig_generalisation",
             "name": figure,
             "script": "plot_generalisation.py",
             "input": {
@@ -180,9 +181,9 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 "golden": [golden_csv] * 2,
             },
             "output": {"pdf": f"{out}/figures/{figure}.pdf", "png": f"{out}/figures/{figure}.png"},
-            "params": {"metric": metric, "models": models, "sets": ["coco1", "coco2"]}
-            | {"plots": plots},
-            "wildcards": {},
+            "params": {"models": models, "sets": ["coco1", "coco2"], "plots": plots}
+            | {"hps_version": hps_version},
+            "wildcards": {"number": figure[3], "metric": metric},
         }
 
     def table1_job(metric: str, prompt_set: str) -> dict:
@@ -264,7 +265,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 "prompts": prompts(root, "coco1"),
             },
             "output": {"pdf": f"{out}/figures/fig5.pdf", "png": f"{out}/figures/fig5.png"},
-            "params": {"fig5": quality["fig5"], "plots": plots},
+            "params": {"fig5": quality["fig5"], "plots": plots, "hps_version": hps_version},
             "wildcards": {"model": MODEL},
         },
         generalisation("fid", "fig6_fid_generalisation"),
@@ -297,6 +298,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 | {"fid_sets": ["coco2"], "hps_sets": ["coco2", "parti"]},
                 "bootstrap": bootstrap,
                 "hps_prompts": quality["hps_prompts"],
+                "hps_version": hps_version,
                 "device": "cpu",
             },
             "wildcards": {},

@@ -127,7 +127,26 @@ def table1_input(wildcards):
     return sorted(set(files))
 
 
+GENERALISATION_FIGURE = {"fid": "6", "hps": "7"}  # paper fig. 6 is FID's, fig. 7 HPS's
+
+
+def generalisation_figure(metric):
+    """The path of the generalisation figure (fig. 6 or 7) of ``metric``."""
+    return (
+        f"{RUN}/figures/fig{GENERALISATION_FIGURE[metric]}_{metric}_generalisation.png"
+    )
+
+
 def generalisation_input(wildcards):
+    """Rule fig_generalisation's inputs; refuses a figure number that is not its metric's."""
+    if GENERALISATION_FIGURE[wildcards.metric] != wildcards.number:
+        raise ValueError(
+            f"fig{wildcards.number}_{wildcards.metric}_generalisation is not a figure of this "
+            "workflow: the generalisation figures are "
+            + ", ".join(
+                f"fig{n}_{m}_generalisation" for m, n in GENERALISATION_FIGURE.items()
+            )
+        )
     models = quality_models(config)
     return {
         "first": [perseed_table(m, QUALITY["fid_set"]) for m in models],
@@ -146,10 +165,7 @@ def quality_outputs():
     outputs += [f"{RUN}/figures/fig5_best_worst_seeds_{m}.png" for m in models]
     outputs += [f"{RUN}/seedbank/{m}.json" for m in models]
     if QUALITY["generalisation_set"]:
-        outputs += [
-            f"{RUN}/figures/fig6_fid_generalisation.png",
-            f"{RUN}/figures/fig7_hps_generalisation.png",
-        ]
+        outputs += [generalisation_figure(m) for m in GENERALISATION_FIGURE]
     if table1_jobs():
         outputs.append(f"{RUN}/tables/table1_random_vs_golden.csv")
     return outputs

@@ -127,7 +127,8 @@ rule table1:
         "../scripts/table1.py"
 
 
-# Fig. 5 depends on every shard of the FID set (the seeds it draws come from the per-seed table)
+# Fig. 5 (best and worst seeds by FID and by HPS) depends on every shard of the FID set (the
+# seeds it draws come from the per-seed table)
 # but opens only the shards of the seeds it draws, one at a time: one manifest in memory.
 rule fig5_best_worst_seeds:
     input:
@@ -153,24 +154,28 @@ rule fig5_best_worst_seeds:
         cpus_per_task=lambda wildcards, threads: threads,
     params:
         fig5=canonical(QUALITY["fig5"]),
+        hps_version=config["features"]["hps"]["version"],
         plots=canonical(config["plots"]),
     script:
         "../scripts/plot_best_worst.py"
 
 
-rule fig6_fid_generalisation:
+# Figs 6 (FID) and 7 (HPS): one job per metric, each pooling every model.
+rule fig_generalisation:
     input:
         unpack(generalisation_input),
     output:
-        pdf=f"{RUN}/figures/fig6_fid_generalisation.pdf",
+        pdf=f"{RUN}/figures/fig{{number}}_{{metric}}_generalisation.pdf",
         png=report(
-            f"{RUN}/figures/fig6_fid_generalisation.png",
-            caption="../report/fig6_fid_generalisation.rst",
+            f"{RUN}/figures/fig{{number}}_{{metric}}_generalisation.png",
+            caption="../report/figs6_7_generalisation.rst",
             category="4. Seed quality",
             subcategory="Generalisation (figs 6-7)",
         ),
     log:
-        f"{RUN}/logs/plots/fig6_fid_generalisation.log",
+        f"{RUN}/logs/plots/fig{{number}}_{{metric}}_generalisation.log",
+    wildcard_constraints:
+        number="6|7",
     conda:
         "../envs/plots.yaml"
     threads: 1
@@ -179,38 +184,9 @@ rule fig6_fid_generalisation:
         runtime=runtime_minutes(10),
         cpus_per_task=lambda wildcards, threads: threads,
     params:
-        metric="fid",
         models=quality_models(config),
         sets=[QUALITY["fid_set"], QUALITY["generalisation_set"]],
-        plots=canonical(config["plots"]),
-    script:
-        "../scripts/plot_generalisation.py"
-
-
-rule fig7_hps_generalisation:
-    input:
-        unpack(generalisation_input),
-    output:
-        pdf=f"{RUN}/figures/fig7_hps_generalisation.pdf",
-        png=report(
-            f"{RUN}/figures/fig7_hps_generalisation.png",
-            caption="../report/fig7_hps_generalisation.rst",
-            category="4. Seed quality",
-            subcategory="Generalisation (figs 6-7)",
-        ),
-    log:
-        f"{RUN}/logs/plots/fig7_hps_generalisation.log",
-    conda:
-        "../envs/plots.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
-    params:
-        metric="hps",
-        models=quality_models(config),
-        sets=[QUALITY["fid_set"], QUALITY["generalisation_set"]],
+        hps_version=config["features"]["hps"]["version"],
         plots=canonical(config["plots"]),
     script:
         "../scripts/plot_generalisation.py"

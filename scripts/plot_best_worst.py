@@ -1,4 +1,6 @@
-"""Paper fig. 5: one model's top and bottom seeds by FID, on a few prompts.
+"""Paper fig. 5: one model's top and bottom seeds by FID and by HPS, on a few prompts.
+
+The per-seed table is that of the FID set; a metric it lacks (no ``hps`` column) is left out.
 
 Of the prompt set's shards (every seed block is an input, since the seeds drawn depend on the
 per-seed table), only the shards of the drawn seeds are opened, one at a time.
@@ -24,6 +26,7 @@ plot_best_worst(
     snakemake.output.pdf,
     snakemake.output.png,
     n_seeds=p.fig5["seeds"],
+    hps_version=p.hps_version,
     dpi=p.plots["dpi"],
     font_size=p.plots["font_size"],
 )

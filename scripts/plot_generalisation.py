@@ -1,4 +1,6 @@
-"""Figs 6 and 7: per-seed FID or HPS on prompt set 1 vs set 2, one panel per model."""
+"""Figs 6 and 7 (rule fig_generalisation, one job per metric): per-seed FID or HPS on prompt
+set 1 and set 2, one row per model: seeds in set-1 rank order with both sets' values, and set 1
+vs set 2 with its rank correlations."""
 
 import pandas as pd
 
@@ -6,7 +8,7 @@ from seedscope.jobs import start_job
 from seedscope.quality.figures import plot_set_vs_set
 
 p = snakemake.params
-metric = p.metric
+metric = snakemake.wildcards.metric
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 pairs, correlations, golden = {}, {}, {}
 for model, first, second, summary, tags in zip(
@@ -29,6 +31,7 @@ plot_set_vs_set(
     snakemake.output.pdf,
     snakemake.output.png,
     golden,
+    hps_version=p.hps_version,
     dpi=p.plots["dpi"],
     font_size=p.plots["font_size"],
 )

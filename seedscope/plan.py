@@ -112,8 +112,7 @@ def quality_job_counts(config: dict[str, Any]) -> dict[str, int]:
         "perseed_table": len(models) * len(scored),
         "golden_seeds": len(models),
         "fig5_best_worst_seeds": len(models),
-        "fig6_fid_generalisation": int(bool(q["generalisation_set"])),
-        "fig7_hps_generalisation": int(bool(q["generalisation_set"])),
+        "fig_generalisation": 2 * bool(q["generalisation_set"]),  # figs 6 (FID) and 7 (HPS)
         "table1": int(table1_rows > 0),
         "seedbank": len(models),
     }

@@ -103,7 +103,7 @@ def QUALITY(models: int, extract: int = 0, figures: bool = True) -> dict[str, in
     jobs |= {"perseed_table": 3 * models, "golden_seeds": models, "seedbank": models}
     if figures:
         jobs |= {"fig5_best_worst_seeds": models}
-        jobs |= {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1, "table1": 1}
+        jobs |= {"fig_generalisation": 2, "table1": 1}
     return {rule: n for rule, n in jobs.items() if n}
 
 
@@ -133,8 +133,7 @@ RERUNS = {
     ),
     "change a plotting option": (
         {"plots.dpi": 100},
-        {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "all": 1}
-        | {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1},
+        {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1},
         None,
     ),
     "change a parti sample": (
@@ -164,8 +163,7 @@ RERUNS = {
     ),
     "change the golden top-k": (
         {"quality.golden.top_k": 6},
-        {"golden_seeds": 2, "seedbank": 2, "table1": 1, "all": 1}
-        | {"fig6_fid_generalisation": 1, "fig7_hps_generalisation": 1},
+        {"golden_seeds": 2, "seedbank": 2, "table1": 1, "fig_generalisation": 2, "all": 1},
         None,
     ),
     "change the bootstrap": (

@@ -1,4 +1,5 @@
-"""Figures of per-seed quality: best and worst seeds' images (fig. 5), set 1 vs set 2 (figs 6-7)."""
+"""Figures of per-seed quality: best and worst seeds' images by FID and HPS (fig. 5), and
+per-seed values on prompt set 1 and set 2 (figs 6-7)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,45 @@ from seedscope.errors import ShardError  # noqa: E402
 from seedscope.files import sha256_hex  # noqa: E402
 from seedscope.shards import ShardReader, image_key  # noqa: E402
 
-METRIC_LABELS = {"fid": "FID (lower is better)", "kid": "KID", "hps": "HPS v2 (higher is better)"}
+LOWER_IS_BETTER = {"fid": True, "kid": True, "hps": False}
+FIG5_METRICS = ("fid", "hps")  # fig. 5 draws the seeds of each of these that the table has
 SEED_BLOCK = re.compile(r"seeds-(\d+)-(\d+)\.tar$")  # a shard's name: seeds-<first>-<last>.tar
+
+
+def metric_name(metric: str, hps_version: str | None = None) -> str:
+    """A metric's name as figures print it: ``FID``, ``KID`` or ``HPS <version>``.
+
+    HPS scores of v2.0 and v2.1 differ, so an HPS label without its version is refused.
+    """
+    if metric == "hps":
+        if not hps_version:
+            raise ValueError(
+                "an HPS label needs its version (config features.hps.version: v2.0 or v2.1); "
+                "pass hps_version"
+            )
+        return f"HPS {hps_version}"
+    return metric.upper()
+
+
+def metric_label(metric: str, hps_version: str | None = None) -> str:
+    """An axis label: the metric's name (with the HPS version) and which way is better."""
+    better = "lower" if LOWER_IS_BETTER[metric] else "higher"
+    return f"{metric_name(metric, hps_version)} ({better} is better)"
+
+
+def set_one_order(both: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``both``'s rows in set-1 rank order: rank 1 (the best seed on set 1) first.
+
+    Uses ``<metric>_rank_1`` (the per-seed table's rank) where present, else ranks the values
+    (lower is better for FID/KID, higher for HPS); ties go by seed.
+    """
+    rank = f"{metric}_rank_1"
+    if rank not in both:
+        value = both[f"{metric}_1"]
+        both = both.assign(
+            **{rank: value.rank(method="min", ascending=LOWER_IS_BETTER[metric]).astype(int)}
+        )
+    return both.sort_values([rank, "seed"]).reset_index(drop=True)
 
 
 def best_and_worst(table: pd.DataFrame, metric: str, n: int) -> tuple[list[int], list[int]]:
@@ -72,7 +110,7 @@ def drawn_images(
     drawn images are read (and verified), so memory stays that of one manifest.
     """
     by_shard: dict[str, list[int]] = {}
-    for seed in seeds:
+    for seed in dict.fromkeys(seeds):  # a seed drawn twice is read once
         by_shard.setdefault(shard_of_seed(shards, seed), []).append(seed)
     images = {}
     for shard, shard_seeds in by_shard.items():
@@ -80,6 +118,18 @@ def drawn_images(
         for key, image in _read_drawn(shard, list(keys)).items():
             images[keys[key]] = image
     return images
+
+
+def fig5_metrics(table: pd.DataFrame) -> list[str]:
+    """The metrics of :data:`FIG5_METRICS` that ``table`` has (a value and a rank column)."""
+    metrics = [m for m in FIG5_METRICS if {m, f"{m}_rank"} <= set(table.columns)]
+    if not metrics:
+        raise ValueError(
+            f"the per-seed table has none of {', '.join(FIG5_METRICS)} with its _rank column "
+            f"(columns: {', '.join(map(str, table.columns))}); fig. 5 needs the per-seed table "
+            "of the FID set, where FID and/or HPS are scored"
+        )
+    return metrics
 
 
 def plot_best_worst(
@@ -90,43 +140,52 @@ def plot_best_worst(
     pdf: str,
     png: str,
     n_seeds: int = 3,
-    metric: str = "fid",
+    hps_version: str | None = None,
     dpi: int = 150,
     font_size: float = 8,
-) -> None:
-    """Paper fig. 5: for each prompt, the images of the top and bottom seeds by ``metric``.
+) -> plt.Figure:
+    """Paper fig. 5: for each prompt, the images of the top and bottom seeds by FID and by HPS.
 
-    ``shards`` may list every shard of the prompt set: only those of the drawn seeds are read.
+    Four groups of columns, "best by FID", "worst by FID", "best by HPS <version>", "worst by
+    HPS <version>" (only the metrics ``table`` has: FID only if it has no ``hps`` column, and
+    vice versa). ``shards`` may list every shard of the prompt set: only those of the drawn
+    seeds are read, one at a time. Returns the (closed) figure.
     """
-    best, worst = best_and_worst(table, metric, n_seeds)
-    seeds = best + worst
+    groups = []  # (title, metric, seeds)
+    for metric in fig5_metrics(table):
+        best, worst = best_and_worst(table, metric, n_seeds)
+        name = metric_name(metric, hps_version)
+        groups += [(f"best by {name}", metric, best), (f"worst by {name}", metric, worst)]
+    columns = [(title, metric, seed) for title, metric, seeds in groups for seed in seeds]
+    seeds = list(dict.fromkeys(seed for _, _, seed in columns))
     images = drawn_images(shards, seeds, [prompt["id"] for prompt in prompts])
-    value = table.set_index("seed")[metric]
+    values = table.set_index("seed")
     fig, axes = plt.subplots(
         len(prompts),
-        len(seeds),
-        figsize=(1.2 * len(seeds), 1.25 * len(prompts) + 0.4),
+        len(columns),
+        figsize=(1.2 * len(columns), 1.25 * len(prompts) + 0.7),
         squeeze=False,
     )
     for r, prompt in enumerate(prompts):
-        for c, seed in enumerate(seeds):
+        for c, (title, metric, seed) in enumerate(columns):
             ax = axes[r][c]
             ax.imshow(images[prompt["id"], seed])
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                kind = "best" if c < len(best) else "worst"
-                title = f"{kind}: seed {seed}\n{metric.upper()} {value[seed]:.4g}"
-                ax.set_title(title, fontsize=font_size - 1)
+                value = values.loc[seed, metric]
+                name = metric_name(metric, hps_version)
+                ax.set_title(f"{title}\nseed {seed}\n{name} {value:.4g}", fontsize=font_size - 2)
         axes[r][0].set_ylabel(textwrap.fill(prompt["text"][:48], 16), fontsize=font_size - 2)
+    names = " and by ".join(metric_name(m, hps_version) for m in fig5_metrics(table))
     fig.suptitle(
-        f"{model}: top-{n_seeds} and bottom-{n_seeds} seeds by {metric.upper()}",
-        fontsize=font_size + 1,
+        f"{model}: top-{n_seeds} and bottom-{n_seeds} seeds by {names}", fontsize=font_size + 1
     )
     fig.tight_layout()
     fig.savefig(pdf)
     fig.savefig(png, dpi=dpi)
     plt.close(fig)
+    return fig
 
 
 def check_intervals(both: pd.DataFrame, metric: str, suffix: str, where: str) -> None:
@@ -155,6 +214,49 @@ def check_intervals(both: pd.DataFrame, metric: str, suffix: str, where: str) ->
     )
 
 
+def _rank_order_panel(ax, both, metric, sets, golden, name, font_size) -> None:
+    """Panel (a), as in the paper: seeds in set-1 rank order, set 1 and set 2 as two series."""
+    ordered = set_one_order(both, metric)
+    x = np.arange(1, len(ordered) + 1)
+    is_golden = ordered["seed"].isin(golden).to_numpy()
+    # set 1 is monotone in this order, drawn as a line; set 2 as points, so its scatter shows
+    for suffix, prompt_set, colour, style in zip(
+        ("_1", "_2"), sets, ("tab:blue", "tab:orange"), ("-", "none"), strict=True
+    ):
+        lo, hi = ordered[f"{metric}_lo{suffix}"], ordered[f"{metric}_hi{suffix}"]
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.2, linewidth=0, step="mid")
+        ax.plot(
+            x,
+            ordered[f"{metric}{suffix}"].to_numpy(),
+            linestyle=style,
+            marker="o",
+            markersize=2,
+            linewidth=0.8,
+            color=colour,
+            label=prompt_set,
+            gid=f"set{suffix}",
+        )
+    for suffix in ("_1", "_2") if is_golden.any() else ():
+        ax.plot(
+            x[is_golden],
+            ordered[f"{metric}{suffix}"].to_numpy()[is_golden],
+            linestyle="none",
+            marker="*",
+            markersize=6,
+            color="goldenrod",
+            markeredgecolor="k",
+            markeredgewidth=0.3,
+            label="golden" if suffix == "_1" else "_nolegend_",
+            gid=f"golden{suffix}",
+            zorder=3,
+        )
+    ax.set_xlabel(f"seeds in {sets[0]} rank order (1 = best on {sets[0]})", fontsize=font_size)
+    ax.set_ylabel(name, fontsize=font_size)
+    ax.set_xlim(0.5, len(ordered) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+
+
 def plot_set_vs_set(
     pairs: dict[str, pd.DataFrame],
     correlations: dict[str, pd.DataFrame],
@@ -163,42 +265,64 @@ def plot_set_vs_set(
     pdf: str,
     png: str,
     golden: dict[str, list[int]] | None = None,
+    hps_version: str | None = None,
     dpi: int = 150,
     font_size: float = 8,
-) -> None:
-    """Figs 6 and 7: per-seed ``metric`` on set 1 vs set 2, one panel per model, with CI bars.
+) -> plt.Figure:
+    """Figs 6 and 7: per-seed ``metric`` on prompt set 1 and set 2, one row of two panels per model.
 
-    ``pairs[model]`` has ``<metric>_1``, ``<metric>_2`` and their ``_lo``/``_hi``;
-    ``correlations[model]`` is :func:`seedscope.quality.golden.generalisation`'s table.
-    Raises ``ValueError`` (see :func:`check_intervals`) if an interval excludes its value.
+    (a) the paper's form: seeds in set-1 rank order on x (rank 1 = best on set 1; lower is
+    better for FID/KID, higher for HPS), the per-seed value on set 1 and on set 2 as two series
+    with their intervals as bands, golden seeds starred; (b) set 1 (x) vs set 2 (y), one point
+    per seed with CI bars, Spearman and Kendall in the title.
+
+    ``pairs[model]`` has ``seed``, ``<metric>_1``, ``<metric>_2`` and their ``_lo``/``_hi``
+    (and ``<metric>_rank_1``, else the values are ranked); ``correlations[model]`` is
+    :func:`seedscope.quality.golden.generalisation`'s table. Raises ``ValueError`` (see
+    :func:`check_intervals`) if an interval excludes its value, before drawing anything.
+    Returns the (closed) figure.
     """
     for model, both in pairs.items():
         for suffix, prompt_set in zip(("_1", "_2"), sets, strict=True):
             check_intervals(both, metric, suffix, f"{model} on {prompt_set}")
+    label = metric_label(metric, hps_version)
     models = list(pairs)
-    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.2), squeeze=False)
-    for ax, model in zip(axes[0], models, strict=True):
+    fig, axes = plt.subplots(
+        len(models),
+        2,
+        figsize=(7.4, 3.3 * len(models)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.35, 1]},
+    )
+    for (rank_ax, ax), model in zip(axes, models, strict=True):
         both = pairs[model]
+        model_golden = (golden or {}).get(model, [])
+        _rank_order_panel(rank_ax, both, metric, sets, model_golden, label, font_size)
+        rank_ax.set_title(
+            f"(a) {model}: seeds ranked on {sets[0]}, value on both sets", fontsize=font_size
+        )
         x, y = both[f"{metric}_1"], both[f"{metric}_2"]
         xerr = [x - both[f"{metric}_lo_1"], both[f"{metric}_hi_1"] - x]
         yerr = [y - both[f"{metric}_lo_2"], both[f"{metric}_hi_2"] - y]
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.8", elinewidth=0.5, zorder=1)
-        is_golden = both["seed"].isin((golden or {}).get(model, []))
+        is_golden = both["seed"].isin(model_golden)
         ax.scatter(x[~is_golden], y[~is_golden], s=6, color="tab:blue", zorder=2, label="seed")
         ax.scatter(x[is_golden], y[is_golden], s=9, color="goldenrod", zorder=3, label="golden")
         row = correlations[model].set_index("metric").loc[metric]
         ax.set_title(
-            f"{model}\nSpearman {row['spearman']:.2f} [{row['spearman_lo']:.2f}, "
+            f"(b) {model}: Spearman {row['spearman']:.2f} [{row['spearman_lo']:.2f}, "
             f"{row['spearman_hi']:.2f}], Kendall {row['kendall']:.2f}",
             fontsize=font_size,
         )
-        ax.set_xlabel(f"{METRIC_LABELS[metric]}, {sets[0]}", fontsize=font_size)
-        ax.set_ylabel(f"{METRIC_LABELS[metric]}, {sets[1]}", fontsize=font_size)
-        ax.tick_params(labelsize=font_size - 1)
+        ax.set_xlabel(f"{label}, {sets[0]}", fontsize=font_size)
+        ax.set_ylabel(f"{label}, {sets[1]}", fontsize=font_size)
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.yaxis.set_major_locator(MaxNLocator(5))
-        ax.legend(fontsize=font_size - 2, loc="best")
+        for panel in (rank_ax, ax):
+            panel.tick_params(labelsize=font_size - 1)
+            panel.legend(fontsize=font_size - 2, loc="best")
     fig.tight_layout()
     fig.savefig(pdf)
     fig.savefig(png, dpi=dpi)
     plt.close(fig)
+    return fig
