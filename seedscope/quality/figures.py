@@ -299,7 +299,7 @@ def plot_set_vs_set(
         model_golden = (golden or {}).get(model, [])
         _rank_order_panel(rank_ax, both, metric, sets, model_golden, label, font_size)
         rank_ax.set_title(
-            f"(a) {model}: seeds ranked on {sets[0]}, value on both sets", fontsize=font_size
+            f"(a) {model}: seeds ranked on {sets[0]},\nvalue on both sets", fontsize=font_size
         )
         x, y = both[f"{metric}_1"], both[f"{metric}_2"]
         xerr = [x - both[f"{metric}_lo_1"], both[f"{metric}_hi_1"] - x]
@@ -310,7 +310,8 @@ def plot_set_vs_set(
         ax.scatter(x[is_golden], y[is_golden], s=9, color="goldenrod", zorder=3, label="golden")
         row = correlations[model].set_index("metric").loc[metric]
         ax.set_title(
-            f"(b) {model}: Spearman {row['spearman']:.2f} [{row['spearman_lo']:.2f}, "
+            f"(b) {model}: set 1 vs set 2\nSpearman {row['spearman']:.2f} "
+            f"[{row['spearman_lo']:.2f}, "
             f"{row['spearman_hi']:.2f}], Kendall {row['kendall']:.2f}",
             fontsize=font_size,
         )
