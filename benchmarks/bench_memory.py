@@ -89,7 +89,7 @@ def settings(scale: str) -> dict:
         for key, value in SMALL_SETTINGS.items():
             old = config["quality"].get(key)
             config["quality"][key] = old | value if isinstance(value, dict) else value
-    return validate_config(config, check_backbone=False)
+    return validate_config(config, check_libraries=False)
 
 
 def sizes(scale: str, config: dict) -> dict:

@@ -12,11 +12,12 @@ from seedscope.config import (
     validate_config,
 )
 
-# Jobs on a cluster start Snakemake again: the main process has checked the backbone already.
+# Jobs on a cluster start Snakemake again: the main process has already checked the config
+# against timm and diffusers (the classifier backbone, each model's scheduler and speed-ups).
 validate_config(
     config,
     Path(workflow.basedir) / "schemas" / "config.schema.yaml",
-    check_backbone=workflow.is_main_process,
+    check_libraries=workflow.is_main_process,
 )
 
 RUN = run_dir(config)

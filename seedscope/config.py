@@ -59,12 +59,12 @@ def load_schema(path: str | Path = SCHEMA) -> dict[str, Any]:
 
 
 def validate_config(
-    config: dict[str, Any], schema_path: str | Path = SCHEMA, *, check_backbone: bool = True
+    config: dict[str, Any], schema_path: str | Path = SCHEMA, *, check_libraries: bool = True
 ) -> dict[str, Any]:
     """Validate ``config`` in place (filling defaults) and return it.
 
     Raises ``ConfigError`` naming the first bad key, its value and the allowed values.
-    ``check_backbone=False`` skips the checks that import torch (seconds): looking the
+    ``check_libraries=False`` skips the checks that import torch (seconds): looking the
     classifier backbone up in timm's registry, and fitting each model's scheduler and
     speed-ups to its pipeline class in diffusers (``models.check_model_fit``). It is for
     processes that run jobs of a workflow whose main process has already checked the same
@@ -76,11 +76,11 @@ def validate_config(
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best) + f"  (schema: {schema_path})")
-    _check_semantics(config, check_backbone)
+    _check_semantics(config, check_libraries)
     return config
 
 
-def _check_semantics(config: dict[str, Any], check_backbone: bool) -> None:
+def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
     seeds = config["seeds"]
     if seeds["count"] % seeds["block_size"]:
         raise ConfigError(
@@ -105,7 +105,7 @@ def _check_semantics(config: dict[str, Any], check_backbone: bool) -> None:
                 )
         if not model["tiny"] and looks_like_path(model["weights"]):
             check_local_weights(name, model["weights"])
-        if check_backbone:
+        if check_libraries:
             check_model_fit(name, model)
     coco = config["coco"]
     if sum(coco["parts"]) > coco["n_images"]:
@@ -125,7 +125,7 @@ def _check_semantics(config: dict[str, Any], check_backbone: bool) -> None:
             )
         if spec["kind"] == "parti" and spec["source"] == "file" and not spec["path"]:
             raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
-    _check_classifier(config, check_backbone)
+    _check_classifier(config, check_libraries)
     _check_quality(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
@@ -172,7 +172,7 @@ def _check_backbone(backbone: str) -> None:
         )
 
 
-def _check_classifier(config: dict[str, Any], check_backbone: bool) -> None:
+def _check_classifier(config: dict[str, Any], check_libraries: bool) -> None:
     settings = config["classifier"]
     if not settings["enabled"]:
         return
@@ -196,7 +196,7 @@ def _check_classifier(config: dict[str, Any], check_backbone: bool) -> None:
             f"classifier.prompt_sets {settings['prompt_sets']} hold {available}; lower the split "
             "or add prompt sets"
         )
-    if check_backbone:
+    if check_libraries:
         _check_backbone(settings["backbone"])
     first, count = config["seeds"]["first"], config["seeds"]["count"]
     outside = [s for s in settings["gradcam"]["seeds"] if not first <= s < first + count]

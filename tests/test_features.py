@@ -370,6 +370,7 @@ def test_scripts_run_as_snakemake_runs_them(tmp_path):
     )
 
 
+@pytest.mark.real_weights
 def test_real_hps_weights_score_like_hpsv2():
     """Runs only where the real HPS v2.1 checkpoint is in the HF cache or SEEDSCOPE_HPS_WEIGHTS."""
     try:
@@ -383,6 +384,7 @@ def test_real_hps_weights_score_like_hpsv2():
     assert 0.1 < scores[0, 0] < 0.5 and scores[0, 0] > scores[1, 0]
 
 
+@pytest.mark.real_weights
 def test_real_inception_weights_match_clean_fid(tmp_path):
     """Runs only where clean-fid's inception-2015-12-05.pt exists (its default folder or env)."""
     from cleanfid.fid import get_batch_features

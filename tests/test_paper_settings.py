@@ -86,7 +86,7 @@ def lookup(config: dict[str, Any], key: str) -> Any:
 @pytest.fixture(scope="module")
 def paper_config() -> dict[str, Any]:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    return validate_config(config, check_backbone=False)
+    return validate_config(config, check_libraries=False)
 
 
 def test_doc_table_lists_the_stated_settings():
