@@ -102,3 +102,38 @@ def test_hps_scores_like_hpsv2(version, tmp_path):
         [float(np.ravel(s)[0]) for s in hpsv2.score(files, prompt, hps_version=version)]
     )
     np.testing.assert_allclose(ours, theirs, atol=5e-3)
+
+
+def test_fid_of_real_inception_features_equals_clean_fid_compute_fid(tmp_path):
+    """FID from seedscope's Inception features and Fréchet distance against clean-fid's own
+    ``compute_fid`` on two folders of images (where its Inception weights are present)."""
+    import os
+
+    from cleanfid import fid
+    from PIL import Image
+
+    from seedscope.features.inception import INCEPTION_FILE, default_weights_dir, load_inception
+    from seedscope.quality.frechet import frechet_to_reference, reference_stats
+
+    path = os.environ.get(
+        "SEEDSCOPE_INCEPTION_WEIGHTS", str(default_weights_dir() / INCEPTION_FILE)
+    )
+    if not os.path.isfile(path):
+        pytest.skip(f"clean-fid's Inception weights {path} are not here (cannot be downloaded)")
+    rng = np.random.default_rng(0)
+    folders = {name: tmp_path / name for name in ("a", "b")}
+    images = {}
+    for shift, (name, folder) in enumerate(folders.items()):
+        folder.mkdir()
+        images[name] = [
+            np.clip(rng.normal(110 + 30 * shift, 60, (64, 64, 3)), 0, 255).astype(np.uint8)
+            for _ in range(40)
+        ]
+        for i, image in enumerate(images[name]):
+            Image.fromarray(image).save(folder / f"{i:03d}.png")
+    inception = load_inception(path, batch_size=20)
+    ours = frechet_to_reference(
+        inception(images["a"]), reference_stats(inception(images["b"]), "cpu")
+    )
+    theirs = fid.compute_fid(str(folders["a"]), str(folders["b"]), mode="clean", device="cpu")
+    assert float(np.ravel(ours)[0]) == pytest.approx(theirs, rel=1e-3)

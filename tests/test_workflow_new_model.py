@@ -46,6 +46,7 @@ def test_a_tiny_sd3_from_a_folder_flows_into_tables_and_seed_bank(demo, tmp_path
     shards = planned_outputs(dry, "generate")
     assert jobs["generate"] == len(config["prompt_sets"]) and all("/sd3/" in s for s in shards)
     assert jobs["seedbank"] == 1 and jobs["golden_seeds"] == 1 and jobs["perseed_table"] == 3
+    assert jobs["train_classifier"] == 1  # the new model's seed classifier, no other
 
     run = work / "results" / "demo"
     targets = [f"results/demo/tables/perseed_sd3_{s}.csv" for s in ("coco1", "coco2", "parti")]
