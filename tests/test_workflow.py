@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -180,12 +181,27 @@ RERUNS = {
 }
 
 
+def rerun_dry_runs(demo: Path, folder: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Every RERUNS case's dry run on ``demo``, two at a time (each is one busy process)."""
+
+    def dry_run(case: str) -> subprocess.CompletedProcess:
+        config = write_config(folder / f"case-{list(RERUNS).index(case)}.yaml", **RERUNS[case][0])
+        return snakemake("-n", "--configfile", str(config), cwd=demo)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(RERUNS, pool.map(dry_run, RERUNS), strict=True))
+
+
+@pytest.fixture(scope="module")
+def rerun_results(demo, tmp_path_factory):
+    return rerun_dry_runs(demo, tmp_path_factory.mktemp("reruns"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(RERUNS))
-def test_config_changes_rerun_exactly_what_they_touch(demo, tmp_path, case):
-    changes, expected, shard_filter = RERUNS[case]
-    config = write_config(tmp_path / "changed.yaml", **changes)
-    result = snakemake("-n", "--configfile", str(config), cwd=demo)
+def test_config_changes_rerun_exactly_what_they_touch(rerun_results, case):
+    _, expected, shard_filter = RERUNS[case]
+    result = rerun_results[case]
     assert planned_jobs(result) == expected, result.stdout[-3000:]
     if not expected:
         assert "Nothing to be done" in result.stdout
@@ -225,8 +241,15 @@ def test_corrupt_shard_is_reported_by_the_cli(demo, tmp_path):
     assert verify(original) == 128  # the real shard is untouched
 
 
-def test_paper_dry_run_counts_jobs(tmp_path):
-    result = snakemake("-n", "--configfile", str(REPO / "config.yaml"), cwd=tmp_path)
+@pytest.fixture(scope="module")
+def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
+    """A dry run of the paper config (about 40 s here): shared by the tests that read it."""
+    cwd = tmp_path_factory.mktemp("paper-dry-run")
+    return snakemake("-n", "--configfile", str(REPO / "config.yaml"), cwd=cwd)
+
+
+def test_paper_dry_run_counts_jobs(paper_dry_run):
+    result = paper_dry_run
     jobs = planned_jobs(result)
     assert jobs["generate"] == 64 * 4 * 2  # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models
     assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
@@ -243,12 +266,16 @@ def test_paper_dry_run_counts_jobs(tmp_path):
 
 
 @pytest.mark.parametrize("config", [REPO / "config.yaml", DEMO], ids=["paper", "demo"])
-def test_plan_counts_the_same_jobs_as_a_dry_run(config, tmp_path):
+def test_plan_counts_the_same_jobs_as_a_dry_run(config, tmp_path, request):
     from seedscope.config import load_config
     from seedscope.plan import make_plan
 
     plan = make_plan(load_config(config))
-    assert plan["jobs"] == planned_jobs(snakemake("-n", "--configfile", str(config), cwd=tmp_path))
+    if config == DEMO:
+        dry = snakemake("-n", "--configfile", str(config), cwd=tmp_path)
+    else:
+        dry = request.getfixturevalue("paper_dry_run")
+    assert plan["jobs"] == planned_jobs(dry)
     if config.name == "config.yaml":
         assert plan["totals"]["images"] == 2 * 1024 * (10000 + 10000 + 1632 + 880)
 
@@ -302,9 +329,14 @@ def test_report_opens_in_chromium_with_every_figure(demo):
     rules = "\n".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
     patterns = re.findall(r'report\(\s*f"\{RUN\}/(figures/[^"]+\.png)"', rules)
     assert patterns, "no PNG figure is marked for the report"
-    models = ("sd2", "sdxl-turbo")
-    figures = [(p, p.replace("{{model}}", m)) for p in patterns for m in models if "{{model}}" in p]
-    figures += [(p, p) for p in patterns if "{{model}}" not in p]
+    run = demo / "results" / "demo"
+    made = sorted(str(f.relative_to(run)) for f in run.rglob("*.png"))
+    figures = []
+    for pattern in patterns:  # every figure the demo made of each pattern (wildcards filled)
+        regex = re.sub(r"\\\{\\\{\w+\\\}\\\}", "[^/]+", re.escape(pattern))
+        matches = [(pattern, f) for f in made if re.fullmatch(regex, f)]
+        assert matches, f"the demo made no {pattern}"
+        figures += matches
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -324,7 +356,7 @@ def test_report_opens_in_chromium_with_every_figure(demo):
             image = page.locator("img[src^='data:image/png']").first
             image.wait_for(timeout=15000)
             shown = image.evaluate("i => [i.complete, i.naturalWidth, i.naturalHeight]")
-            with Image.open(demo / "results" / "demo" / figure) as png:
+            with Image.open(run / figure) as png:
                 assert shown == [True, *png.size], f"{figure} did not load in the report"
             page.screenshot(path=str(demo / f"report-{Path(figure).stem}.png"))
         browser.close()
