@@ -184,12 +184,13 @@ RERUNS = {
 def rerun_dry_runs(demo: Path, folder: Path) -> dict[str, subprocess.CompletedProcess]:
     """Every RERUNS case's dry run on ``demo``, two at a time (each is one busy process)."""
 
-    def dry_run(case: str) -> subprocess.CompletedProcess:
-        config = write_config(folder / f"case-{list(RERUNS).index(case)}.yaml", **RERUNS[case][0])
-        return snakemake("-n", "--configfile", str(config), cwd=demo)
-
+    configs = [
+        write_config(folder / f"case-{i}.yaml", **changes)
+        for i, (changes, _, _) in enumerate(RERUNS.values())
+    ]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(RERUNS, pool.map(dry_run, RERUNS), strict=True))
+        runs = pool.map(lambda c: snakemake("-n", "--configfile", str(c), cwd=demo), configs)
+        return dict(zip(RERUNS, runs, strict=True))
 
 
 @pytest.fixture(scope="module")

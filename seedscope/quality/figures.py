@@ -19,9 +19,9 @@ from PIL import Image  # noqa: E402
 
 from seedscope.errors import ShardError  # noqa: E402
 from seedscope.files import sha256_hex  # noqa: E402
+from seedscope.quality.perseed import LOWER_IS_BETTER, ranks  # noqa: E402
 from seedscope.shards import ShardReader, image_key  # noqa: E402
 
-LOWER_IS_BETTER = {"fid": True, "kid": True, "hps": False}
 FIG5_METRICS = ("fid", "hps")  # fig. 5 draws the seeds of each of these that the table has
 SEED_BLOCK = re.compile(r"seeds-(\d+)-(\d+)\.tar$")  # a shard's name: seeds-<first>-<last>.tar
 
@@ -55,10 +55,7 @@ def set_one_order(both: pd.DataFrame, metric: str) -> pd.DataFrame:
     """
     rank = f"{metric}_rank_1"
     if rank not in both:
-        value = both[f"{metric}_1"]
-        both = both.assign(
-            **{rank: value.rank(method="min", ascending=LOWER_IS_BETTER[metric]).astype(int)}
-        )
+        both = both.assign(**{rank: ranks(both[f"{metric}_1"].to_numpy(), LOWER_IS_BETTER[metric])})
     return both.sort_values([rank, "seed"]).reset_index(drop=True)
 
 
