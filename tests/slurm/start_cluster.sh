@@ -111,7 +111,9 @@ CONF
 
 # 4. Daemons
 say "starting slurmctld and slurmd ($HOST: $CPUS CPUs, $MEMORY MB)"
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld -i
+# -c: a controller this script starts owns no jobs yet. State saved by an earlier cluster whose
+# processes were killed (a cancelled test run) holds jobs that would keep the node allocated.
+pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld -c
 pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
 waited=0
 until sinfo -h -n "$HOST" -o %t 2>/dev/null | grep -qx idle; do
