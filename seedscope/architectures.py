@@ -13,32 +13,25 @@ from typing import Any
 
 import torch
 
-from seedscope.tiny.diffusion import _sd_scheduler, _tiny_tokenizer
-
+_SD_UNET = dict(in_channels=4, out_channels=4, layers_per_block=2, use_linear_projection=True)
 SD2_UNET = dict(
+    _SD_UNET,
     sample_size=64,
-    in_channels=4,
-    out_channels=4,
     block_out_channels=(320, 640, 1280, 1280),
-    layers_per_block=2,
     down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
     up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
     attention_head_dim=(5, 10, 20, 20),
     cross_attention_dim=1024,
-    use_linear_projection=True,
 )
 SDXL_UNET = dict(
+    _SD_UNET,
     sample_size=128,
-    in_channels=4,
-    out_channels=4,
     block_out_channels=(320, 640, 1280),
-    layers_per_block=2,
     down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
     up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
     transformer_layers_per_block=(1, 2, 10),
     attention_head_dim=(5, 10, 20),
     cross_attention_dim=2048,
-    use_linear_projection=True,
     addition_embed_type="text_time",
     addition_time_embed_dim=256,
     projection_class_embeddings_input_dim=2816,
@@ -52,37 +45,33 @@ VAE = dict(
     down_block_types=("DownEncoderBlock2D",) * 4,
     up_block_types=("UpDecoderBlock2D",) * 4,
 )
-OPENCLIP_H_TEXT = dict(
-    hidden_size=1024,
-    intermediate_size=4096,
-    num_attention_heads=16,
-    num_hidden_layers=23,
-    hidden_act="gelu",
-    projection_dim=512,
-)
-CLIP_L_TEXT = dict(
-    hidden_size=768,
-    intermediate_size=3072,
-    num_attention_heads=12,
-    num_hidden_layers=12,
-    hidden_act="quick_gelu",
-    projection_dim=768,
-)
-OPENCLIP_BIGG_TEXT = dict(
-    hidden_size=1280,
-    intermediate_size=5120,
-    num_attention_heads=20,
-    num_hidden_layers=32,
-    hidden_act="gelu",
-    projection_dim=1280,
-)
+
+
+def _clip_text(width: int, layers: int, act: str, projection: int) -> dict[str, Any]:
+    """A published CLIP text encoder's config: heads of 64 channels, an MLP of 4 x ``width``."""
+    return dict(
+        hidden_size=width,
+        intermediate_size=4 * width,
+        num_attention_heads=width // 64,
+        num_hidden_layers=layers,
+        hidden_act=act,
+        projection_dim=projection,
+    )
+
+
+OPENCLIP_H_TEXT = _clip_text(1024, 23, "gelu", 512)
+CLIP_L_TEXT = _clip_text(768, 12, "quick_gelu", 768)
+OPENCLIP_BIGG_TEXT = _clip_text(1280, 32, "gelu", 1280)
 FULL_KINDS = ("sd2-base", "sdxl-turbo")
 
 
-def _text_encoder(config: dict[str, Any], with_projection: bool = False):
+def clip_text_encoder(
+    config: dict[str, Any], with_projection: bool = False, vocab_size: int = 49408
+):
+    """A random-weight CLIP text encoder of ``config`` (77 positions), projection head optional."""
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    cfg = CLIPTextConfig(vocab_size=49408, max_position_embeddings=77, **config)
+    cfg = CLIPTextConfig(vocab_size=vocab_size, max_position_embeddings=77, **config)
     return CLIPTextModelWithProjection(cfg) if with_projection else CLIPTextModel(cfg)
 
 
@@ -99,6 +88,8 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
         UNet2DConditionModel,
     )
 
+    from seedscope.tiny.diffusion import _sd_scheduler, _tiny_tokenizer
+
     if kind not in FULL_KINDS:
         raise ValueError(f"unknown architecture {kind!r}; choose one of {FULL_KINDS}")
     tokenizer = _tiny_tokenizer()
@@ -113,7 +104,7 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
         if kind == "sd2-base":
             pipe = StableDiffusionPipeline(
                 vae=AutoencoderKL(sample_size=512, scaling_factor=0.18215, **VAE),
-                text_encoder=_text_encoder(OPENCLIP_H_TEXT),
+                text_encoder=clip_text_encoder(OPENCLIP_H_TEXT),
                 tokenizer=tokenizer,
                 unet=UNet2DConditionModel(**SD2_UNET),
                 scheduler=scheduler,
@@ -126,8 +117,8 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
                 vae=AutoencoderKL(
                     sample_size=1024, scaling_factor=0.13025, force_upcast=False, **VAE
                 ),
-                text_encoder=_text_encoder(CLIP_L_TEXT),
-                text_encoder_2=_text_encoder(OPENCLIP_BIGG_TEXT, with_projection=True),
+                text_encoder=clip_text_encoder(CLIP_L_TEXT),
+                text_encoder_2=clip_text_encoder(OPENCLIP_BIGG_TEXT, with_projection=True),
                 tokenizer=tokenizer,
                 tokenizer_2=tokenizer,
                 unet=UNet2DConditionModel(**SDXL_UNET),
@@ -166,75 +157,76 @@ def unet_flops(pipe, batch: int, resolution: int) -> float:
     return float(counter.get_total_flops())
 
 
+def sd3_config(depth: int, heads: int = 0, head_dim: int = 64, **extra: Any) -> dict[str, Any]:
+    """SD 3's ``SD3Transformer2DModel`` config: ``depth`` MMDiT blocks of ``heads`` (0: ``depth``)
+    heads of ``head_dim``, the caption projected to their width. Input and text sizes are the
+    published models' unless ``extra`` replaces them (or adds settings)."""
+    heads = heads or depth
+    config = dict(
+        sample_size=128,
+        patch_size=2,
+        in_channels=16,
+        out_channels=16,
+        num_layers=depth,
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        caption_projection_dim=heads * head_dim,
+        joint_attention_dim=4096,
+        pooled_projection_dim=2048,
+        pos_embed_max_size=192,
+    )
+    return config | extra
+
+
+def flux_config(
+    layers: int, single_layers: int, heads: int, rope: tuple[int, int, int], **extra: Any
+) -> dict[str, Any]:
+    """FLUX's ``FluxTransformer2DModel`` config: ``layers`` double- and ``single_layers``
+    single-stream blocks of ``heads`` heads (their width the sum of the ``rope`` axes), guidance
+    embedding. Input and text sizes are FLUX.1-dev's unless ``extra`` replaces them."""
+    config = dict(
+        patch_size=1,
+        in_channels=64,  # 16 latent channels packed 2 x 2
+        num_layers=layers,
+        num_single_layers=single_layers,
+        num_attention_heads=heads,
+        attention_head_dim=sum(rope),
+        axes_dims_rope=rope,
+        joint_attention_dim=4096,
+        pooled_projection_dim=768,
+        guidance_embeds=True,
+    )
+    return config | extra
+
+
+def pixart_config(layers: int, heads: int, head_dim: int, **extra: Any) -> dict[str, Any]:
+    """PixArt's ``PixArtTransformer2DModel`` config: ``layers`` DiT blocks of ``heads`` heads of
+    ``head_dim``, cross-attending at their width, on 4-channel latents (8 out: the learned
+    variance). Input and text sizes are PixArt-Sigma's unless ``extra`` replaces them (or adds
+    settings)."""
+    config = dict(
+        sample_size=128,
+        num_attention_heads=heads,
+        attention_head_dim=head_dim,
+        in_channels=4,
+        out_channels=8,
+        num_layers=layers,
+        cross_attention_dim=heads * head_dim,
+        caption_channels=4096,
+    )
+    return config | extra
+
+
 # The denoising transformers of the published SD 3.5 Large, SD 3 Medium, FLUX.1-dev and
 # PixArt-Sigma checkpoints (their ``transformer/config.json``), with the text length each
 # pipeline feeds them; for ``transformer_flops`` (the plan's FLOP counts).
 TRANSFORMERS: dict[str, tuple[str, dict[str, Any], int]] = {
-    "sd3.5-large": (
-        "SD3Transformer2DModel",
-        dict(
-            sample_size=128,
-            patch_size=2,
-            in_channels=16,
-            out_channels=16,
-            num_layers=38,
-            attention_head_dim=64,
-            num_attention_heads=38,
-            joint_attention_dim=4096,
-            caption_projection_dim=2432,
-            pooled_projection_dim=2048,
-            pos_embed_max_size=192,
-            qk_norm="rms_norm",
-        ),
-        77 + 256,
-    ),
-    "sd3-medium": (
-        "SD3Transformer2DModel",
-        dict(
-            sample_size=128,
-            patch_size=2,
-            in_channels=16,
-            out_channels=16,
-            num_layers=24,
-            attention_head_dim=64,
-            num_attention_heads=24,
-            joint_attention_dim=4096,
-            caption_projection_dim=1536,
-            pooled_projection_dim=2048,
-            pos_embed_max_size=192,
-        ),
-        77 + 256,
-    ),
-    "flux-dev": (
-        "FluxTransformer2DModel",
-        dict(
-            patch_size=1,
-            in_channels=64,
-            num_layers=19,
-            num_single_layers=38,
-            attention_head_dim=128,
-            num_attention_heads=24,
-            joint_attention_dim=4096,
-            pooled_projection_dim=768,
-            guidance_embeds=True,
-            axes_dims_rope=(16, 56, 56),
-        ),
-        512,
-    ),
+    "sd3.5-large": ("SD3Transformer2DModel", sd3_config(38, qk_norm="rms_norm"), 77 + 256),
+    "sd3-medium": ("SD3Transformer2DModel", sd3_config(24), 77 + 256),
+    "flux-dev": ("FluxTransformer2DModel", flux_config(19, 38, 24, rope=(16, 56, 56)), 512),
     "pixart-sigma": (
         "PixArtTransformer2DModel",
-        dict(
-            sample_size=128,
-            num_attention_heads=16,
-            attention_head_dim=72,
-            in_channels=4,
-            out_channels=8,
-            num_layers=28,
-            cross_attention_dim=1152,
-            caption_channels=4096,
-            use_additional_conditions=False,
-            interpolation_scale=2,
-        ),
+        pixart_config(28, 16, 72, use_additional_conditions=False, interpolation_scale=2),
         300,
     ),
 }

@@ -15,46 +15,43 @@ from pathlib import Path
 
 import torch
 
+from seedscope.architectures import VAE, clip_text_encoder, flux_config, pixart_config, sd3_config
+
 TINY_KINDS = ("sd2", "sdxl-turbo", "sd2-inpaint", "sd3", "flux", "pixart")
 
+_SYMBOLS = list(string.ascii_lowercase + string.digits + ".,'-!?&()")  # the tokenizers' alphabet
 _TEXT_WIDTH = 32
+_TEXT_CONFIG = dict(
+    hidden_size=_TEXT_WIDTH,
+    intermediate_size=37,
+    num_attention_heads=4,
+    num_hidden_layers=2,
+    projection_dim=_TEXT_WIDTH,
+    bos_token_id=0,
+    eos_token_id=1,
+    pad_token_id=1,
+)
 
 
 def _tiny_tokenizer():
     """A CLIP tokenizer over single characters, built offline from an in-memory vocabulary."""
     from transformers import CLIPTokenizer
 
-    symbols = list(string.ascii_lowercase + string.digits + ".,'-!?&()")
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + symbols + [s + "</w>" for s in symbols]
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + _SYMBOLS + [s + "</w>" for s in _SYMBOLS]
     vocab = {token: index for index, token in enumerate(tokens)}
     return CLIPTokenizer(vocab=vocab, merges=[], pad_token="<|endoftext|>", model_max_length=77)
 
 
 def _tiny_text_encoder(vocab_size: int, with_projection: bool = False):
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    config = CLIPTextConfig(
-        hidden_size=_TEXT_WIDTH,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        vocab_size=vocab_size,
-        projection_dim=_TEXT_WIDTH,
-        max_position_embeddings=77,
-        bos_token_id=0,
-        eos_token_id=1,
-        pad_token_id=1,
-    )
-    return CLIPTextModelWithProjection(config) if with_projection else CLIPTextModel(config)
+    return clip_text_encoder(_TEXT_CONFIG, with_projection, vocab_size)
 
 
 def _tiny_t5(width: int):
     """A T5 tokenizer over single characters and a one-layer T5 encoder of ``width``."""
     from transformers import T5Config, T5EncoderModel, T5TokenizerFast
 
-    symbols = list(string.ascii_lowercase + string.digits + ".,'-!?&()")
-    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(s, -1.0) for s in symbols]
-    vocab += [("\u2581" + s, -1.0) for s in symbols]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(s, -1.0) for s in _SYMBOLS]
+    vocab += [("\u2581" + s, -1.0) for s in _SYMBOLS]
     tokenizer = T5TokenizerFast(
         vocab=vocab, eos_token="</s>", pad_token="<pad>", unk_token="<unk>", extra_ids=0
     )
@@ -65,28 +62,19 @@ def _tiny_t5(width: int):
         d_ff=37,
         num_layers=1,
         num_heads=4,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     return tokenizer, T5EncoderModel(config)
 
 
 def _tiny_vae(**extra):
+    """The SD VAE's layout (``VAE``) with narrow blocks of one layer each."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(
-        **extra,
-        block_out_channels=(8, 16, 16, 16),
-        norm_num_groups=8,
-        layers_per_block=1,
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        sample_size=64,
-    )
+    small = dict(block_out_channels=(8, 16, 16, 16), norm_num_groups=8, layers_per_block=1)
+    return AutoencoderKL(**extra, **(VAE | small), sample_size=64)
 
 
 def _tiny_unet(in_channels: int = 4, sdxl: bool = False):
@@ -187,20 +175,19 @@ def _tiny_sd3(tokenizer):
     )
 
     t5_tokenizer, t5 = _tiny_t5(64)
+    config = sd3_config(
+        depth=1,
+        heads=4,
+        head_dim=8,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        joint_attention_dim=64,
+        pooled_projection_dim=2 * _TEXT_WIDTH,
+        pos_embed_max_size=16,
+    )
     return StableDiffusion3Pipeline(
-        transformer=SD3Transformer2DModel(
-            sample_size=8,
-            patch_size=2,
-            in_channels=4,
-            out_channels=4,
-            num_layers=1,
-            attention_head_dim=8,
-            num_attention_heads=4,
-            joint_attention_dim=64,
-            caption_projection_dim=32,
-            pooled_projection_dim=2 * _TEXT_WIDTH,
-            pos_embed_max_size=16,
-        ),
+        transformer=SD3Transformer2DModel(**config),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
         vae=_tiny_vae(shift_factor=0.0609, scaling_factor=1.5035),
         text_encoder=_tiny_text_encoder(len(tokenizer), with_projection=True),
@@ -219,16 +206,15 @@ def _tiny_flux(tokenizer):
     t5_tokenizer, t5 = _tiny_t5(32)
     return FluxPipeline(
         transformer=FluxTransformer2DModel(
-            patch_size=1,
-            in_channels=16,  # 4 latent channels packed 2 x 2
-            num_layers=1,
-            num_single_layers=1,
-            attention_head_dim=16,
-            num_attention_heads=2,
-            joint_attention_dim=32,
-            pooled_projection_dim=_TEXT_WIDTH,
-            guidance_embeds=True,
-            axes_dims_rope=(4, 4, 8),
+            **flux_config(
+                layers=1,
+                single_layers=1,
+                heads=2,
+                rope=(4, 4, 8),
+                in_channels=16,  # 4 latent channels packed 2 x 2
+                joint_attention_dim=32,
+                pooled_projection_dim=_TEXT_WIDTH,
+            )
         ),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
         vae=_tiny_vae(shift_factor=0.1159, scaling_factor=0.3611),
@@ -253,15 +239,8 @@ def _tiny_pixart(tokenizer):
         text_encoder=t5,
         vae=_tiny_vae(),
         transformer=PixArtTransformer2DModel(
-            sample_size=32,  # PixArt's 256 px aspect-ratio bins
-            num_layers=1,
-            attention_head_dim=8,
-            num_attention_heads=2,
-            in_channels=4,
-            out_channels=8,
-            cross_attention_dim=16,
-            caption_channels=32,
-            norm_num_groups=8,
+            # sample_size 32: PixArt's 256 px aspect-ratio bins
+            **pixart_config(1, 2, 8, sample_size=32, caption_channels=32, norm_num_groups=8)
         ),
         scheduler=DPMSolverMultistepScheduler(
             beta_start=0.0001, beta_end=0.02, beta_schedule="linear"

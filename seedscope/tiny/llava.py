@@ -116,26 +116,18 @@ def build_tiny_llava(out_dir: str | Path, seed: int = 0, image_size: int = 32) -
         image_token="<image>",
         chat_template=CHAT_TEMPLATE,
     )
+    # The vision tower and the language model have the same (tiny) transformer sizes.
+    layers = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
     vision = CLIPVisionConfig(
-        image_size=image_size,
-        patch_size=patch_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        projection_dim=32,
+        image_size=image_size, patch_size=patch_size, projection_dim=32, **layers
     )
+    special = dict(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"], pad_token_id=ids["<pad>"])
     text = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
-        bos_token_id=ids["<s>"],
-        eos_token_id=ids["</s>"],
-        pad_token_id=ids["<pad>"],
+        **layers,
+        **special,
     )
     config = LlavaConfig(
         vision_config=vision,
@@ -147,9 +139,8 @@ def build_tiny_llava(out_dir: str | Path, seed: int = 0, image_size: int = 32) -
     )
     torch.manual_seed(seed)  # weight initialisation only; images never use the global RNG
     model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.bos_token_id = ids["<s>"]
-    model.generation_config.eos_token_id = ids["</s>"]
-    model.generation_config.pad_token_id = ids["<pad>"]
+    for name, token_id in special.items():
+        setattr(model.generation_config, name, token_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     processor.save_pretrained(out_dir)
