@@ -19,8 +19,8 @@ from seedscope.config import (
     prompt_set_sizes,
     quality_models,
     quality_sets,
-    seed_blocks,
 )
+from seedscope.dag import Dag
 
 # FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
 # torch's FlopCounterMode on the architectures of seedscope.architectures. They scale with pixels.
@@ -59,63 +59,9 @@ EXTRACTOR_TFLOP = {"inception": 0.0114, "hps": 0.336}
 
 
 def job_counts(config: dict[str, Any]) -> dict[str, int]:
-    """Jobs per rule for a fresh run of ``config`` (what ``snakemake -n`` lists)."""
-    blocks = len(seed_blocks(config))
-    used_sets = {s for m in config["models"] for s in model_prompt_sets(config, m)}
-    coco = config["coco"]
-    uses_coco = any(config["prompt_sets"][s]["kind"] == "coco" for s in used_sets)
-    tiny = [m for m, spec in config["models"].items() if spec["tiny"]]
-    counts = {
-        "tiny_model": len(tiny),
-        "tiny_captioner": int(
-            uses_coco and coco["captioner"]["tiny"] and not coco["captions_file"]
-        ),
-        "coco_download": int(
-            uses_coco and not coco["captions_file"] and coco["images"] == "download"
-        ),
-        "coco_demo_images": int(
-            uses_coco and not coco["captions_file"] and coco["images"] == "demo"
-        ),
-        "coco_captions": int(uses_coco),
-        "prompt_set": len(used_sets),
-        "generate": sum(len(model_prompt_sets(config, m)) for m in config["models"]) * blocks,
-        "seed_swap": 1,
-        "plot_seed_swap": 1,
-        "run_summary": 1,
-        "train_classifier": len(classifier_models(config)),
-        "evaluate_classifier": len(classifier_models(config)),
-        "gradcam_classifier": len(classifier_models(config)),
-        **quality_job_counts(config),
-        "all": 1,
-    }
-    return {rule: n for rule, n in counts.items() if n}
-
-
-def quality_job_counts(config: dict[str, Any]) -> dict[str, int]:
-    """Jobs of the feature and per-seed quality stages (rules/features.smk, rules/quality.smk)."""
-    models = quality_models(config)
-    if not models:
-        return {}
-    blocks = len(seed_blocks(config))
-    sets = quality_sets(config)
-    q = config["quality"]
-    extractors = [name for name, names in sets.items() if names]
-    scored = set().union(*sets.values())
-    table1_rows = len(q["table1"]["fid_sets"]) + len(q["table1"]["hps_sets"])
-    # one feature table, and one per-seed block, per shard per extractor that scores its set
-    per_shard = len(models) * blocks * sum(len(n) for n in sets.values())
-    return {
-        "tiny_extractor": sum(config["features"][e]["weights"] == "tiny" for e in extractors),
-        "extract_features": per_shard,
-        "reference_features": len(sets["inception"]),
-        "perseed_block": per_shard,
-        "perseed_table": len(models) * len(scored),
-        "golden_seeds": len(models),
-        "fig5_best_worst_seeds": len(models),
-        "fig_generalisation": 2 * bool(q["generalisation_set"]),  # figs 6 (FID) and 7 (HPS)
-        "table1": int(table1_rows > 0),
-        "seedbank": len(models),
-    }
+    """Jobs per rule for a fresh run of ``config`` (what ``snakemake -n`` lists): the job
+    lists of ``seedscope.dag``, which the rules take their inputs from."""
+    return Dag(config).job_counts()
 
 
 def feature_cost(config: dict[str, Any]) -> dict[str, float]:

@@ -1,0 +1,286 @@
+"""The workflow's DAG, described once: which jobs a config schedules and where their files lie.
+
+The rules (``rules/*.smk``) take their inputs, outputs and targets from this module, and
+``seedscope plan`` counts its jobs from the same lists, so the plan and ``snakemake -n`` cannot
+disagree. Pure Python over a validated config: no Snakemake, no torch.
+
+Paths are written once, in ``PATHS``, relative to the run folder and with the rules' wildcard
+names: ``Dag.pattern`` gives a rule its output pattern, ``Dag.path`` fills it for one job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seedscope.config import (
+    block_name,
+    classifier_models,
+    model_prompt_sets,
+    quality_models,
+    quality_sets,
+    run_dir,
+    seed_blocks,
+)
+
+# the feature extractor behind each per-seed metric (FID and KID read Inception features)
+EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
+# the paper's figure number of each generalisation figure: fig. 6 is FID's, fig. 7 HPS's
+GENERALISATION_FIGURE = {"fid": "6", "hps": "7"}
+
+BLOCK = "seeds-{first}-{last}"
+PATHS = {
+    "prompts": "prompts/{set}.jsonl",
+    "shard": f"images/{{model}}/{{set}}/{BLOCK}.tar",
+    "manifest": f"images/{{model}}/{{set}}/{BLOCK}.json",
+    "generate_benchmark": f"benchmarks/generate/{{model}}/{{set}}/{BLOCK}.tsv",
+    "features": f"features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.npz",
+    "reference": "reference/{extractor}/{set}.npz",
+    "perseed_block": f"quality/{{metric}}/{{model}}/{{set}}/{BLOCK}.npz",
+    "perseed_table": "tables/perseed_{model}_{set}.csv",
+    "golden": "tables/golden_{model}.csv",
+    "generalisation": "tables/generalisation_{model}.csv",
+    "fig5": "figures/fig5_best_worst_seeds_{model}.png",
+    "fig_generalisation": "figures/fig{number}_{metric}_generalisation.png",
+    "table1": "tables/table1_random_vs_golden.csv",
+    "seedbank": "seedbank/{model}.json",
+    "classifier_weights": "classifier/{model}/model.safetensors",
+    "classifier_split": "classifier/{model}/split.json",
+    "classifier_report": "classifier/{model}/test_report.json",
+    "fig4": "figures/fig4_gradcam_{model}.png",
+    "fig2": "figures/fig2_seed_swap.png",
+    "run_summary": "tables/run_summary.csv",
+}
+
+
+def block_bounds(config: dict[str, Any]) -> list[dict[str, str]]:
+    """The ``first``/``last`` wildcards of every seed block, as the block names spell them."""
+    return [
+        dict(zip(("first", "last"), block_name(first, last).split("-")[1:], strict=True))
+        for first, last in seed_blocks(config)
+    ]
+
+
+class Dag:
+    """The jobs and files of one validated config."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+        self.run = run_dir(config)
+        self.quality = config["quality"]
+        self.blocks = block_bounds(config)
+
+    # -- paths ------------------------------------------------------------------------------
+    def pattern(self, name: str) -> str:
+        """The path pattern of ``PATHS[name]`` with its wildcards left for Snakemake."""
+        return f"{self.run}/{PATHS[name]}"
+
+    def path(self, name: str, **wildcards: str) -> str:
+        """The path of ``PATHS[name]`` for one job's wildcards."""
+        return f"{self.run}/{PATHS[name].format(**wildcards)}"
+
+    def seeds(self) -> list[int]:
+        """Every studied seed, ascending (the seed classifier's labels index this list)."""
+        first, count = self.config["seeds"]["first"], self.config["seeds"]["count"]
+        return list(range(first, first + count))
+
+    # -- models, prompts, generation -----------------------------------------------------
+    def tiny_model_folders(self) -> list[str]:
+        """The folders of the tiny models that a rule builds (the demo's models)."""
+        return [spec["weights"] for spec in self.config["models"].values() if spec["tiny"]]
+
+    def prompt_sets(self) -> list[str]:
+        """Every prompt set some model renders, in config order."""
+        models = self.config["models"]
+        return list(dict.fromkeys(s for m in models for s in model_prompt_sets(self.config, m)))
+
+    def coco_source(self) -> str | None:
+        """Where the COCO captions come from: captions_file, download, demo or path; None
+        when no rendered prompt set is a COCO set."""
+        kinds = {self.config["prompt_sets"][s]["kind"] for s in self.prompt_sets()}
+        if "coco" not in kinds:
+            return None
+        coco = self.config["coco"]
+        return "captions_file" if coco["captions_file"] else coco["images"]
+
+    def generation_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every generation job: models x their prompt sets x seed blocks."""
+        return [
+            {"model": model, "set": prompt_set, **block}
+            for model in self.config["models"]
+            for prompt_set in model_prompt_sets(self.config, model)
+            for block in self.blocks
+        ]
+
+    def shards(self, model: str | None = None, prompt_sets: list[str] | None = None) -> list[str]:
+        """The shards of ``model`` (all models when None) for ``prompt_sets`` (all when None)."""
+        return [
+            self.path("shard", **job)
+            for job in self.generation_jobs()
+            if model in (None, job["model"]) and (prompt_sets is None or job["set"] in prompt_sets)
+        ]
+
+    def generation_benchmarks(self) -> list[str]:
+        """The benchmark file of every generation job, in the order of ``shards()``."""
+        return [self.path("generate_benchmark", **job) for job in self.generation_jobs()]
+
+    def seed_swap_model(self) -> str:
+        """The model of the seed-swap study (fig. 2): the configured one, else the first."""
+        return self.config["seed_swap"]["model"] or next(iter(self.config["models"]))
+
+    # -- seed classifier ---------------------------------------------------------------------
+    def classifier_models(self) -> list[str]:
+        """The models that get a seed classifier."""
+        return classifier_models(self.config)
+
+    def classifier_shards(self, model: str) -> list[str]:
+        """Every shard of ``model`` for the classifier's prompt sets."""
+        return self.shards(model, self.config["classifier"]["prompt_sets"])
+
+    # -- features and per-seed quality -----------------------------------------------------
+    def quality_models(self) -> list[str]:
+        """The models scored per seed (those that render the FID set)."""
+        return quality_models(self.config)
+
+    def extractor_sets(self) -> dict[str, list[str]]:
+        """extractor -> the prompt sets whose images it reads (none without scored models)."""
+        sets = quality_sets(self.config)
+        return sets if self.quality_models() else {name: [] for name in sets}
+
+    def scored_sets(self) -> list[str]:
+        """Every prompt set with a per-seed table (the union of the extractors' sets)."""
+        return list(dict.fromkeys(s for names in self.extractor_sets().values() for s in names))
+
+    def feature_tables(self, extractor: str, model: str, prompt_set: str) -> list[str]:
+        """Every seed block's feature table of one (extractor, model, prompt set)."""
+        wildcards = {"extractor": extractor, "model": model, "set": prompt_set}
+        return [self.path("features", **wildcards, **block) for block in self.blocks]
+
+    def perseed_block_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every per-seed block job; each reads one feature table, so these
+        are also the feature-extraction jobs (with ``EXTRACTOR_OF[metric]``)."""
+        return [
+            {"metric": metric, "model": model, "set": prompt_set, **block}
+            for model in self.quality_models()
+            for metric, extractor in EXTRACTOR_OF.items()
+            for prompt_set in self.extractor_sets()[extractor]
+            for block in self.blocks
+        ]
+
+    def perseed_blocks(self, metric: str, model: str, prompt_set: str) -> list[str]:
+        """Every seed block's per-seed statistics of one (metric, model, prompt set)."""
+        wildcards = {"metric": metric, "model": model, "set": prompt_set}
+        return [self.path("perseed_block", **wildcards, **block) for block in self.blocks]
+
+    def perseed_table_metrics(self, prompt_set: str) -> list[str]:
+        """The metrics scored on ``prompt_set``: FID/KID where Inception runs, HPS where HPS."""
+        sets = self.extractor_sets()
+        return [m for m, extractor in EXTRACTOR_OF.items() if prompt_set in sets[extractor]]
+
+    def perseed_tables(self, model: str) -> list[str]:
+        """The per-seed table of every scored prompt set of ``model``."""
+        return [self.path("perseed_table", model=model, set=s) for s in self.scored_sets()]
+
+    def generalisation_figures(self) -> list[str]:
+        """Figs 6 (FID) and 7 (HPS) when a generalisation set is configured."""
+        if not (self.quality_models() and self.quality["generalisation_set"]):
+            return []
+        return [
+            self.path("fig_generalisation", number=number, metric=metric)
+            for metric, number in GENERALISATION_FIGURE.items()
+        ]
+
+    def table1_jobs(self) -> list[dict[str, Any]]:
+        """One entry per (model, prompt set, metric) row pair of Table 1, with its input files."""
+        table1 = self.quality["table1"]
+        jobs = []
+        for model in self.quality_models():
+            for metric in EXTRACTOR_OF:
+                for prompt_set in table1[f"{metric}_sets"]:
+                    reference = self.path("reference", extractor="inception", set=prompt_set)
+                    jobs.append(
+                        {
+                            "model": model,
+                            "set": prompt_set,
+                            "metric": metric,
+                            "tables": self.feature_tables(EXTRACTOR_OF[metric], model, prompt_set),
+                            "prompts": self.path("prompts", set=prompt_set),
+                            "golden": self.path("golden", model=model),
+                            "reference": reference if metric == "fid" else None,
+                        }
+                    )
+        return jobs
+
+    def table1_inputs(self) -> list[str]:
+        """Every file Table 1 reads, once each, sorted."""
+        files = set()
+        for job in self.table1_jobs():
+            files.update(job["tables"] + [job["prompts"], job["golden"]])
+            files.update([job["reference"]] if job["reference"] else [])
+        return sorted(files)
+
+    # -- targets and counts -----------------------------------------------------------------
+    def quality_outputs(self) -> list[str]:
+        """Every per-seed table, figure, Table 1 and seed bank of the run."""
+        models = self.quality_models()
+        outputs = [table for m in models for table in self.perseed_tables(m)]
+        outputs += [self.path("fig5", model=m) for m in models]
+        outputs += [self.path("seedbank", model=m) for m in models]
+        outputs += self.generalisation_figures()
+        outputs += [self.path("table1")] if self.table1_jobs() else []
+        return outputs
+
+    def classifier_outputs(self) -> list[str]:
+        """The test report and Grad-CAM figure of every classifier model."""
+        return [
+            path
+            for m in self.classifier_models()
+            for path in (self.path("classifier_report", model=m), self.path("fig4", model=m))
+        ]
+
+    def targets(self) -> list[str]:
+        """What ``rule all`` asks for: every end product of the run."""
+        return [
+            *self.tiny_model_folders(),
+            *self.shards(),
+            self.path("fig2"),
+            self.path("run_summary"),
+            *self.classifier_outputs(),
+            *self.quality_outputs(),
+        ]
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs per rule for a fresh run (what ``snakemake -n`` lists), from the lists above."""
+        coco = self.coco_source()
+        models = self.quality_models()
+        extractors = [name for name, sets in self.extractor_sets().items() if sets]
+        features = self.config["features"]
+        classifiers = len(self.classifier_models())
+        counts = {
+            "tiny_model": len(self.tiny_model_folders()),
+            "tiny_captioner": int(
+                coco not in (None, "captions_file") and self.config["coco"]["captioner"]["tiny"]
+            ),
+            "coco_download": int(coco == "download"),
+            "coco_demo_images": int(coco == "demo"),
+            "coco_captions": int(coco is not None),
+            "prompt_set": len(self.prompt_sets()),
+            "generate": len(self.generation_jobs()),
+            "seed_swap": 1,
+            "plot_seed_swap": 1,
+            "run_summary": 1,
+            "train_classifier": classifiers,
+            "evaluate_classifier": classifiers,
+            "gradcam_classifier": classifiers,
+            "tiny_extractor": sum(features[e]["weights"] == "tiny" for e in extractors),
+            "extract_features": len(self.perseed_block_jobs()),
+            "reference_features": len(self.extractor_sets()["inception"]),
+            "perseed_block": len(self.perseed_block_jobs()),
+            "perseed_table": sum(len(self.perseed_tables(m)) for m in models),
+            "golden_seeds": len(models),
+            "fig5_best_worst_seeds": len(models),
+            "fig_generalisation": len(self.generalisation_figures()),
+            "table1": int(bool(self.table1_jobs())),
+            "seedbank": len(models),
+            "all": 1,
+        }
+        return {rule: n for rule, n in counts.items() if n}

@@ -1,0 +1,133 @@
+"""seedscope.dag: the job lists, targets and paths that the rules and ``seedscope plan`` share.
+
+Whether Snakemake schedules exactly these jobs is checked by the dry runs in test_workflow.py
+(``test_plan_counts_the_same_jobs_as_a_dry_run``); these tests check the lists themselves.
+"""
+
+import copy
+import re
+import string
+
+import pytest
+
+from seedscope.config import load_config, validate_config
+from seedscope.dag import EXTRACTOR_OF, PATHS, Dag, block_bounds
+
+from conftest import DEMO, REPO
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return load_config(REPO / "config.yaml")
+
+
+def changed(config: dict, change) -> dict:
+    """A validated copy of ``config`` after ``change(copy)``."""
+    config = copy.deepcopy(config)
+    change(config)
+    return validate_config(config)
+
+
+def test_seed_blocks_tile_the_seed_range_in_order(paper):
+    config = changed(paper, lambda c: c["seeds"].update(first=0, count=96, block_size=32))
+    blocks = block_bounds(config)
+    assert blocks == [
+        {"first": "0000", "last": "0031"},
+        {"first": "0032", "last": "0063"},
+        {"first": "0064", "last": "0095"},
+    ]
+    covered = [s for b in blocks for s in range(int(b["first"]), int(b["last"]) + 1)]
+    assert covered == Dag(config).seeds() == list(range(96))
+
+
+def test_paths_fill_the_rules_wildcards_and_match_their_patterns(paper):
+    dag = Dag(paper)
+    values = {"model": "sd2", "set": "coco1", "first": "0000", "last": "0015"}
+    values |= {"extractor": "inception", "metric": "fid", "number": "6"}
+    for name, template in PATHS.items():
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+        assert fields <= set(values), f"{name}: unknown wildcard in {template}"
+        path = dag.path(name, **values)
+        # Snakemake reads a pattern's {wildcard} as a regex group; the path must match it
+        regex = re.escape(dag.pattern(name))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        match = re.fullmatch(regex, path)
+        assert match and match.groupdict() == {f: values[f] for f in fields}, name
+
+
+def test_generation_jobs_are_models_times_their_sets_times_blocks(paper):
+    def parti_only(config):
+        config["models"]["sdxl-turbo"]["prompt_sets"] = ["parti"]
+        config["classifier"]["models"] = ["sd2"]
+        config["quality"]["models"] = ["sd2"]
+
+    config = changed(paper, parti_only)
+    dag = Dag(config)
+    blocks = len(block_bounds(config))
+    assert len(dag.generation_jobs()) == (4 + 1) * blocks
+    assert len(dag.shards()) == len(set(dag.shards())) == (4 + 1) * blocks
+    assert len(dag.shards("sdxl-turbo")) == blocks
+    assert dag.shards("sd2", ["parti"]) == [s for s in dag.shards("sd2") if "/parti/" in s]
+    assert len(dag.generation_benchmarks()) == len(dag.shards())
+
+
+def test_each_per_seed_block_reads_one_feature_table_of_its_metrics_extractor(paper):
+    dag = Dag(paper)
+    jobs = dag.perseed_block_jobs()
+    tables = {dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j) for j in jobs}
+    assert len(tables) == len(jobs) == dag.job_counts()["extract_features"]
+    # FID on the COCO sets only; HPS also on PartiPrompts (Table 1's HPS rows)
+    assert {(j["metric"], j["set"]) for j in jobs} == {
+        ("fid", "coco1"),
+        ("fid", "coco2"),
+        ("hps", "coco1"),
+        ("hps", "coco2"),
+        ("hps", "parti"),
+    }
+    assert dag.perseed_table_metrics("parti") == ["hps"]
+    assert dag.perseed_table_metrics("coco1") == ["fid", "hps"]
+
+
+def test_table1_reads_feature_tables_that_the_dag_builds(paper):
+    dag = Dag(paper)
+    built = {
+        dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j)
+        for j in dag.perseed_block_jobs()
+    }
+    inputs = dag.table1_inputs()
+    assert len(inputs) == len(set(inputs))
+    tables = [f for f in inputs if "/features/" in f]
+    assert tables and set(tables) <= built
+    rows = {(j["model"], j["metric"], j["set"]) for j in dag.table1_jobs()}
+    assert rows == {
+        (m, metric, s)
+        for m in ("sd2", "sdxl-turbo")
+        for metric, sets in (("fid", ["coco2"]), ("hps", ["coco2", "parti"]))
+        for s in sets
+    }
+
+
+def test_disabled_stages_leave_no_jobs_and_no_targets(paper):
+    no_quality = Dag(changed(paper, lambda c: c["quality"].update(enabled=False)))
+    assert no_quality.quality_outputs() == [] and no_quality.perseed_block_jobs() == []
+    counts = no_quality.job_counts()
+    assert not {"extract_features", "perseed_block", "table1", "seedbank"} & set(counts)
+    no_second = Dag(changed(paper, lambda c: c["quality"].update(generalisation_set=None)))
+    assert no_second.generalisation_figures() == []
+    assert "fig_generalisation" not in no_second.job_counts()
+    assert len(Dag(paper).generalisation_figures()) == 2
+
+
+def test_targets_are_unique_and_every_count_is_a_rule_of_the_workflow(paper):
+    rules = set(
+        re.findall(r"^rule (\w+):", "".join(p.read_text() for p in REPO.glob("rules/*.smk")), re.M)
+    )
+    rules.add("all")
+    for config in (paper, load_config(DEMO)):
+        dag = Dag(config)
+        targets = dag.targets()
+        assert len(targets) == len(set(targets))
+        assert set(dag.job_counts()) <= rules
+        assert all(
+            t.startswith(dag.run) or not t.startswith(config["results_dir"]) for t in targets
+        )
