@@ -26,9 +26,4 @@ include: "rules/quality.smk"
 rule all:
     default_target: True
     input:
-        tiny_model_folders(),
-        all_shards(),
-        seed_swap_outputs(),
-        f"{RUN}/tables/run_summary.csv",
-        classifier_outputs(),
-        quality_outputs(),
+        JOBS.targets(),

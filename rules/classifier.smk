@@ -1,17 +1,17 @@
 rule train_classifier:
     input:
-        shards=lambda wildcards: classifier_shards(wildcards.model),
+        shards=lambda wildcards: JOBS.classifier_shards(wildcards.model),
         prompts=[
-            f"{RUN}/prompts/{s}.jsonl" for s in config["classifier"]["prompt_sets"]
+            JOBS.path("prompts", set=s) for s in config["classifier"]["prompt_sets"]
         ],
     output:
-        weights=f"{RUN}/classifier/{{model}}/model.safetensors",
-        split=f"{RUN}/classifier/{{model}}/split.json",
-        metrics=report(
+        weights=JOBS.pattern("classifier_weights"),
+        split=JOBS.pattern("classifier_split"),
+        metrics=in_report(
             f"{RUN}/classifier/{{model}}/metrics.csv",
-            caption="../report/classifier_metrics.rst",
-            category="3. Seed classifier",
-            subcategory="{model}",
+            "classifier_metrics.rst",
+            "3. Seed classifier",
+            "{model}",
         ),
     log:
         f"{RUN}/logs/classifier/{{model}}/train.log",
@@ -21,14 +21,9 @@ rule train_classifier:
         "../envs/classifier.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=32000,
-        runtime=runtime_minutes(24 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=32000, minutes=24 * 60, gpus=GPU),
     params:
-        settings=classifier_train_params(),
-        seeds=seed_list(),
+        **classifier_params(),
     message:
         f"train the {{wildcards.model}} seed classifier ({{resources.gpu}} GPU, {{threads}} threads): {classifier_cost_message()}"
     script:
@@ -37,16 +32,14 @@ rule train_classifier:
 
 rule evaluate_classifier:
     input:
-        shards=lambda wildcards: classifier_shards(wildcards.model),
-        weights=f"{RUN}/classifier/{{model}}/model.safetensors",
-        split=f"{RUN}/classifier/{{model}}/split.json",
+        unpack(trained_classifier_input),
     output:
-        report=f"{RUN}/classifier/{{model}}/test_report.json",
-        table=report(
+        report=JOBS.pattern("classifier_report"),
+        table=in_report(
             f"{RUN}/tables/classifier_{{model}}.csv",
-            caption="../report/classifier_test.rst",
-            category="3. Seed classifier",
-            subcategory="{model}",
+            "classifier_test.rst",
+            "3. Seed classifier",
+            "{model}",
         ),
     log:
         f"{RUN}/logs/classifier/{{model}}/evaluate.log",
@@ -54,43 +47,27 @@ rule evaluate_classifier:
         "../envs/classifier.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=16000,
-        runtime=runtime_minutes(120),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=120, gpus=GPU),
     params:
-        settings=classifier_train_params(),
-        seeds=seed_list(),
+        **classifier_params(),
     script:
         "../scripts/evaluate_classifier.py"
 
 
 rule gradcam_classifier:
     input:
-        shards=lambda wildcards: classifier_shards(wildcards.model),
-        weights=f"{RUN}/classifier/{{model}}/model.safetensors",
-        split=f"{RUN}/classifier/{{model}}/split.json",
+        unpack(trained_classifier_input),
     output:
-        pdf=f"{RUN}/figures/fig4_gradcam_{{model}}.pdf",
-        png=report(
-            f"{RUN}/figures/fig4_gradcam_{{model}}.png",
-            caption="../report/fig4_gradcam.rst",
-            category="3. Seed classifier",
-            subcategory="{model}",
-        ),
+        **figure_outputs("fig4", "fig4_gradcam.rst", "3. Seed classifier", "{model}"),
     log:
         f"{RUN}/logs/classifier/{{model}}/gradcam.log",
     conda:
         "../envs/classifier.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=8000,
-        runtime=runtime_minutes(60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=8000, minutes=60),
     params:
-        settings=classifier_train_params(),
+        **classifier_params(),
         gradcam=canonical(config["classifier"]["gradcam"]),
-        seeds=seed_list(),
     script:
         "../scripts/gradcam_classifier.py"

@@ -1,16 +1,8 @@
 from pathlib import Path
 
+from seedscope.config import canonical, captioner_path, validate_config
+from seedscope.dag import Dag
 from seedscope.plan import classifier_cost
-from seedscope.config import (
-    block_name,
-    canonical,
-    classifier_models,
-    captioner_path,
-    model_prompt_sets,
-    run_dir,
-    seed_blocks,
-    validate_config,
-)
 
 # Jobs on a cluster start Snakemake again: the main process has already checked the config
 # against timm and diffusers (the classifier backbone, each model's scheduler and speed-ups).
@@ -20,7 +12,9 @@ validate_config(
     check_libraries=workflow.is_main_process,
 )
 
-RUN = run_dir(config)
+# every job list, target and shared path of the DAG (seedscope/dag.py; seedscope plan counts it)
+JOBS = Dag(config)  # "DAG" would shadow Snakemake's own class
+RUN = JOBS.run
 GPU = 0 if config["device"] == "cpu" else 1
 
 
@@ -29,29 +23,6 @@ wildcard_constraints:
     set="[A-Za-z0-9_-]+",
     first="[0-9]+",
     last="[0-9]+",
-
-
-def generation_jobs():
-    """(model, prompt set, block name) of every generation job: models x their sets x blocks."""
-    return [
-        (model, prompt_set, block_name(first, last))
-        for model in config["models"]
-        for prompt_set in model_prompt_sets(config, model)
-        for first, last in seed_blocks(config)
-    ]
-
-
-def all_shards():
-    """Every shard of the run."""
-    return [f"{RUN}/images/{m}/{s}/{block}.tar" for m, s, block in generation_jobs()]
-
-
-def all_generation_benchmarks():
-    """The benchmark file of every generation job, in the order of ``all_shards()``."""
-    return [
-        f"{RUN}/benchmarks/generate/{m}/{s}/{block}.tsv"
-        for m, s, block in generation_jobs()
-    ]
 
 
 def model_inputs(model):
@@ -102,47 +73,25 @@ def coco_images_input(wildcards):
     return {"images": coco["path"]}
 
 
-def tiny_model_folders():
-    """The folders of every tiny model that a rule builds (the demo's models)."""
-    return [spec["weights"] for spec in config["models"].values() if spec["tiny"]]
-
-
-def seed_swap_model():
-    return config["seed_swap"]["model"] or next(iter(config["models"]))
-
-
 def seed_swap_input(wildcards):
-    return model_inputs(seed_swap_model())
+    return model_inputs(JOBS.seed_swap_model())
 
 
-def seed_swap_outputs():
-    return [f"{RUN}/figures/fig2_seed_swap.pdf", f"{RUN}/figures/fig2_seed_swap.png"]
-
-
-def seed_list():
-    """Every studied seed, ascending (classifier labels index this list)."""
-    first, count = config["seeds"]["first"], config["seeds"]["count"]
-    return list(range(first, first + count))
-
-
-def model_shards(model, prompt_sets):
-    """Every shard of ``model`` for ``prompt_sets``, in the order of ``all_shards()``."""
-    return [
-        f"{RUN}/images/{m}/{s}/{b}.tar"
-        for m, s, b in generation_jobs()
-        if m == model and s in prompt_sets
-    ]
-
-
-def classifier_shards(model):
-    """Every shard of ``model`` for the classifier's prompt sets."""
-    return model_shards(model, config["classifier"]["prompt_sets"])
-
-
-def classifier_train_params():
-    """Classifier settings that change the trained weights (not the figure or the estimate)."""
+def classifier_params():
+    """Every classifier job's parameters: the settings that change the trained weights, and
+    the studied seeds that its labels index."""
     skip = {"gradcam", "images_per_second", "models", "enabled"}
-    return canonical({k: v for k, v in config["classifier"].items() if k not in skip})
+    settings = {k: v for k, v in config["classifier"].items() if k not in skip}
+    return {"settings": canonical(settings), "seeds": JOBS.seeds()}
+
+
+def trained_classifier_input(wildcards):
+    """What evaluating a trained seed classifier reads: its shards, weights and split."""
+    return {
+        "shards": JOBS.classifier_shards(wildcards.model),
+        "weights": JOBS.path("classifier_weights", model=wildcards.model),
+        "split": JOBS.path("classifier_split", model=wildcards.model),
+    }
 
 
 def classifier_cost_message():
@@ -156,25 +105,43 @@ def classifier_cost_message():
     )
 
 
-def classifier_outputs():
-    """Weights, test report and Grad-CAM figure of every classifier model."""
-    return [
-        path
-        for model in classifier_models(config)
-        for path in (
-            f"{RUN}/classifier/{model}/test_report.json",
-            f"{RUN}/figures/fig4_gradcam_{model}.png",
-        )
-    ]
+def figure_params():
+    """What every figure of per-seed scores draws with: the plot settings and the HPS version
+    that its labels name."""
+    return {
+        "plots": canonical(config["plots"]),
+        "hps_version": config["features"]["hps"]["version"],
+    }
+
+
+def figure_outputs(name, caption, category, subcategory):
+    """A figure rule's outputs: the PDF, and the PNG of ``PATHS[name]`` in the report under
+    ``category``/``subcategory`` with the caption ``report/<caption>``."""
+    png = JOBS.pattern(name)
+    return {
+        "pdf": png.removesuffix(".png") + ".pdf",
+        "png": in_report(png, caption, category, subcategory),
+    }
+
+
+def in_report(path, caption, category, subcategory=None):
+    """``path`` as a file of the Snakemake report, captioned by ``report/<caption>``."""
+    return report(
+        path,
+        caption=f"../report/{caption}",
+        category=category,
+        subcategory=subcategory,
+    )
 
 
 # -------------------------------------------------------------------------------------------------
 # Cluster resources and the jobs' environment (profiles/slurm; README "Running on a SLURM cluster")
 # -------------------------------------------------------------------------------------------------
-# Every rule declares mem_mb, runtime=runtime_minutes(<minutes>) and cpus_per_task (its threads);
-# a GPU rule also gpu=GPU and gpu_model=gpu_model(). The SLURM executor plugin turns these into
-# sbatch's --mem, -t, --cpus-per-task and --gpus=[<model>:]<n>; the partition and account come
-# from the command line or the profile, never from the workflow.
+# Every rule's resources are **cluster_resources(mem_mb=..., minutes=...[, gpus=GPU]): mem_mb,
+# a runtime that grows with the attempt, cpus_per_task (its threads), and for a GPU rule gpu and
+# gpu_model. The SLURM executor plugin turns these into sbatch's --mem, -t, --cpus-per-task and
+# --gpus=[<model>:]<n>; the partition and account come from the command line or the profile,
+# never from the workflow.
 
 import os
 import re
@@ -202,8 +169,7 @@ def gpu_model(gpus=GPU):
     """``cluster.gpu_model`` for a job of ``gpus`` GPUs; None (no gpu_model resource) otherwise.
 
     None leaves the resource unset, so the plugin asks for ``--gpus=<n>`` (any model), or for no
-    GPU when ``gpus`` is 0: a model with 0 GPUs would become ``--gpus=<model>:0``. Rules whose
-    GPU count is not GPU pass theirs: ``gpu=N, gpu_model=gpu_model(N)``.
+    GPU when ``gpus`` is 0: a model with 0 GPUs would become ``--gpus=<model>:0``.
     """
     model = config["cluster"]["gpu_model"]
     if not gpus or not model:
@@ -214,6 +180,20 @@ def gpu_model(gpus=GPU):
             "accepts (letters, digits, '_' and '.', as in the cluster's gres names, e.g. a100)"
         )
     return model
+
+
+def cluster_resources(mem_mb, minutes, gpus=None):
+    """A rule's resources: ``mem_mb``, ``runtime_minutes(minutes)``, its threads as
+    cpus_per_task, and for a GPU rule (``gpus`` given, 0 on a CPU run) gpu and gpu_model.
+    """
+    resources = {
+        "mem_mb": mem_mb,
+        "runtime": runtime_minutes(minutes),
+        "cpus_per_task": lambda wildcards, threads: threads,
+    }
+    if gpus is not None:
+        resources |= {"gpu": gpus, "gpu_model": gpu_model(gpus)}
+    return resources
 
 
 # Jobs import seedscope from this checkout, also in conda environments that do not install it.

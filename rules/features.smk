@@ -9,9 +9,7 @@ rule tiny_extractor:
         "../envs/features.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
         name=lambda wildcards: wildcards.extractor,
     script:
@@ -21,11 +19,11 @@ rule tiny_extractor:
 rule extract_features:
     input:
         unpack(extractor_weights_input),
-        shard=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tar",
-        manifest=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.json",
-        prompts=f"{RUN}/prompts/{{set}}.jsonl",
+        shard=JOBS.pattern("shard"),
+        manifest=JOBS.pattern("manifest"),
+        prompts=JOBS.pattern("prompts"),
     output:
-        table=f"{RUN}/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.npz",
+        table=JOBS.pattern("features"),
     log:
         f"{RUN}/logs/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
     benchmark:
@@ -34,15 +32,9 @@ rule extract_features:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=16000,
-        runtime=runtime_minutes(2 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=GPU),
     params:
-        extractor=lambda wildcards: wildcards.extractor,
-        settings=extractor_settings,
-        device=config["device"],
+        **extractor_params(),
     script:
         "../scripts/extract_features.py"
 
@@ -52,7 +44,7 @@ rule reference_features:
         unpack(extractor_weights_input),
         unpack(reference_images_input),
     output:
-        table=f"{RUN}/reference/{{extractor}}/{{set}}.npz",
+        table=JOBS.pattern("reference"),
     log:
         f"{RUN}/logs/reference/{{extractor}}/{{set}}.log",
     benchmark:
@@ -61,15 +53,9 @@ rule reference_features:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=16000,
-        runtime=runtime_minutes(2 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=GPU),
     params:
-        extractor=lambda wildcards: wildcards.extractor,
-        settings=extractor_settings,
-        device=config["device"],
+        **extractor_params(),
         coco=canonical({k: config["coco"][k] for k in ("images", "path", "n_images")}),
     script:
         "../scripts/reference_features.py"

@@ -1,23 +1,19 @@
 rule generate:
     input:
         unpack(model_weights_input),
-        prompts=f"{RUN}/prompts/{{set}}.jsonl",
+        prompts=JOBS.pattern("prompts"),
     output:
-        shard=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tar",
-        manifest=f"{RUN}/images/{{model}}/{{set}}/seeds-{{first}}-{{last}}.json",
+        shard=JOBS.pattern("shard"),
+        manifest=JOBS.pattern("manifest"),
     log:
         f"{RUN}/logs/generate/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
     benchmark:
-        f"{RUN}/benchmarks/generate/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+        JOBS.pattern("generate_benchmark")
     conda:
         "../envs/generation.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=16000,
-        runtime=runtime_minutes(12 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=12 * 60, gpus=GPU),
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
         generation=output_params("generation"),

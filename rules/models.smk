@@ -7,9 +7,7 @@ rule tiny_model:
         "../envs/generation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
         kind=lambda wildcards: config["models"][wildcards.model]["tiny"],
     script:
@@ -25,9 +23,7 @@ rule tiny_captioner:
         "../envs/prompts.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     script:
         "../scripts/build_tiny_captioner.py"
 

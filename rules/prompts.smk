@@ -8,9 +8,7 @@ rule coco_download:
         "../envs/prompts.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=runtime_minutes(24 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=1000, minutes=24 * 60),
     script:
         "../scripts/download_coco.py"
 
@@ -24,9 +22,7 @@ rule coco_demo_images:
         "../envs/prompts.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=runtime_minutes(5),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=1000, minutes=5),
     params:
         n_images=config["coco"]["n_images"],
         seed=config["coco"]["selection_seed"],
@@ -48,11 +44,7 @@ rule coco_captions:
         "../envs/prompts.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=32000,
-        runtime=runtime_minutes(12 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=32000, minutes=12 * 60, gpus=GPU),
     params:
         coco=canonical({k: v for k, v in config["coco"].items() if k != "parts"}),
         captioner=captioner_path(config),
@@ -65,16 +57,14 @@ rule prompt_set:
     input:
         unpack(prompt_set_input),
     output:
-        f"{RUN}/prompts/{{set}}.jsonl",
+        JOBS.pattern("prompts"),
     log:
         f"{RUN}/logs/prompts/{{set}}.log",
     conda:
         "../envs/prompts.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=1000, minutes=10),
     params:
         spec=lambda wildcards: canonical(config["prompt_sets"][wildcards.set]),
         parts=lambda wildcards: coco_parts_param(wildcards.set),

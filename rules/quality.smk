@@ -4,7 +4,7 @@ rule perseed_block:
     input:
         unpack(perseed_block_input),
     output:
-        f"{RUN}/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.npz",
+        JOBS.pattern("perseed_block"),
     log:
         f"{RUN}/logs/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
     benchmark:
@@ -13,11 +13,7 @@ rule perseed_block:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=QUALITY_GPU,
-        gpu_model=gpu_model(QUALITY_GPU),
-        mem_mb=16000,
-        runtime=runtime_minutes(60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=60, gpus=QUALITY_GPU),
     params:
         bootstrap=canonical(QUALITY["bootstrap"]),
         hps_prompts=lambda wildcards: (
@@ -32,11 +28,11 @@ rule perseed_table:
     input:
         unpack(perseed_table_input),
     output:
-        table=report(
-            f"{RUN}/tables/perseed_{{model}}_{{set}}.csv",
-            caption="../report/perseed_table.rst",
-            category="4. Seed quality",
-            subcategory="Per-seed tables",
+        table=in_report(
+            JOBS.pattern("perseed_table"),
+            "perseed_table.rst",
+            "4. Seed quality",
+            "Per-seed tables",
         ),
     log:
         f"{RUN}/logs/quality/perseed_{{model}}_{{set}}.log",
@@ -44,9 +40,7 @@ rule perseed_table:
         "../envs/features.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=4000, minutes=10),
     params:
         bootstrap=canonical(QUALITY["bootstrap"]),
     script:
@@ -57,23 +51,23 @@ rule golden_seeds:
     input:
         unpack(golden_input),
     output:
-        seeds=report(
-            f"{RUN}/tables/golden_{{model}}.csv",
-            caption="../report/golden_seeds.rst",
-            category="4. Seed quality",
-            subcategory="Golden and inferior seeds",
+        seeds=in_report(
+            JOBS.pattern("golden"),
+            "golden_seeds.rst",
+            "4. Seed quality",
+            "Golden and inferior seeds",
         ),
-        generalisation=report(
-            f"{RUN}/tables/generalisation_{{model}}.csv",
-            caption="../report/generalisation.rst",
-            category="4. Seed quality",
-            subcategory="Generalisation (figs 6-7)",
+        generalisation=in_report(
+            JOBS.pattern("generalisation"),
+            "generalisation.rst",
+            "4. Seed quality",
+            "Generalisation (figs 6-7)",
         ),
-        chance=report(
+        chance=in_report(
             f"{RUN}/tables/golden_vs_chance_{{model}}.csv",
-            caption="../report/golden_vs_chance.rst",
-            category="4. Seed quality",
-            subcategory="Golden and inferior seeds",
+            "golden_vs_chance.rst",
+            "4. Seed quality",
+            "Golden and inferior seeds",
         ),
     log:
         f"{RUN}/logs/quality/golden_{{model}}.log",
@@ -81,9 +75,7 @@ rule golden_seeds:
         "../envs/features.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
         golden=canonical(QUALITY["golden"]),
         bootstrap=canonical(QUALITY["bootstrap"]),
@@ -93,13 +85,13 @@ rule golden_seeds:
 
 rule table1:
     input:
-        table1_input,
+        JOBS.table1_inputs(),
     output:
-        csv=report(
-            f"{RUN}/tables/table1_random_vs_golden.csv",
-            caption="../report/table1.rst",
-            category="4. Seed quality",
-            subcategory="Random vs golden seeds (Table 1)",
+        csv=in_report(
+            JOBS.pattern("table1"),
+            "table1.rst",
+            "4. Seed quality",
+            "Random vs golden seeds (Table 1)",
         ),
         md=f"{RUN}/tables/table1_random_vs_golden.md",
         tex=f"{RUN}/tables/table1_random_vs_golden.tex",
@@ -111,14 +103,10 @@ rule table1:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        gpu=QUALITY_GPU,
-        gpu_model=gpu_model(QUALITY_GPU),
-        mem_mb=16000,
-        runtime=runtime_minutes(4 * 60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=4 * 60, gpus=QUALITY_GPU),
     params:
-        jobs=table1_jobs(),
-        seeds=seed_list(),
+        jobs=JOBS.table1_jobs(),
+        seeds=JOBS.seeds(),
         table1=canonical(QUALITY["table1"]),
         bootstrap=canonical(QUALITY["bootstrap"]),
         hps_version=config["features"]["hps"]["version"],
@@ -132,16 +120,17 @@ rule table1:
 # but opens only the shards of the seeds it draws, one at a time: one manifest in memory.
 rule fig5_best_worst_seeds:
     input:
-        table=lambda wildcards: perseed_table(wildcards.model, QUALITY["fid_set"]),
-        shards=lambda wildcards: model_shards(wildcards.model, [QUALITY["fid_set"]]),
-        prompts=f"{RUN}/prompts/{QUALITY['fid_set']}.jsonl",
+        table=lambda wildcards: JOBS.path(
+            "perseed_table", model=wildcards.model, set=QUALITY["fid_set"]
+        ),
+        shards=lambda wildcards: JOBS.shards(wildcards.model, [QUALITY["fid_set"]]),
+        prompts=JOBS.path("prompts", set=QUALITY["fid_set"]),
     output:
-        pdf=f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.pdf",
-        png=report(
-            f"{RUN}/figures/fig5_best_worst_seeds_{{model}}.png",
-            caption="../report/fig5_best_worst_seeds.rst",
-            category="4. Seed quality",
-            subcategory="Best and worst seeds (fig. 5)",
+        **figure_outputs(
+            "fig5",
+            "fig5_best_worst_seeds.rst",
+            "4. Seed quality",
+            "Best and worst seeds (fig. 5)",
         ),
     log:
         f"{RUN}/logs/plots/fig5_best_worst_seeds_{{model}}.log",
@@ -149,13 +138,10 @@ rule fig5_best_worst_seeds:
         "../envs/plots.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
+        **figure_params(),
         fig5=canonical(QUALITY["fig5"]),
-        hps_version=config["features"]["hps"]["version"],
-        plots=canonical(config["plots"]),
     script:
         "../scripts/plot_best_worst.py"
 
@@ -165,12 +151,11 @@ rule fig_generalisation:
     input:
         unpack(generalisation_input),
     output:
-        pdf=f"{RUN}/figures/fig{{number}}_{{metric}}_generalisation.pdf",
-        png=report(
-            f"{RUN}/figures/fig{{number}}_{{metric}}_generalisation.png",
-            caption="../report/figs6_7_generalisation.rst",
-            category="4. Seed quality",
-            subcategory="Generalisation (figs 6-7)",
+        **figure_outputs(
+            "fig_generalisation",
+            "figs6_7_generalisation.rst",
+            "4. Seed quality",
+            "Generalisation (figs 6-7)",
         ),
     log:
         f"{RUN}/logs/plots/fig{{number}}_{{metric}}_generalisation.log",
@@ -180,38 +165,31 @@ rule fig_generalisation:
         "../envs/plots.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
-        models=quality_models(config),
+        **figure_params(),
+        models=JOBS.quality_models(),
         sets=[QUALITY["fid_set"], QUALITY["generalisation_set"]],
-        hps_version=config["features"]["hps"]["version"],
-        plots=canonical(config["plots"]),
     script:
         "../scripts/plot_generalisation.py"
 
 
 rule seedbank:
     input:
-        tables=lambda wildcards: [
-            perseed_table(wildcards.model, s) for s in scored_sets()
-        ],
-        golden=f"{RUN}/tables/golden_{{model}}.csv",
+        tables=lambda wildcards: JOBS.perseed_tables(wildcards.model),
+        golden=JOBS.pattern("golden"),
     output:
-        bank=f"{RUN}/seedbank/{{model}}.json",
+        bank=JOBS.pattern("seedbank"),
     log:
         f"{RUN}/logs/seedbank/{{model}}.log",
     conda:
         "../envs/features.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
-        sets=scored_sets(),
+        sets=JOBS.scored_sets(),
         fid_set=QUALITY["fid_set"],
         golden=canonical(QUALITY["golden"]),
     script:

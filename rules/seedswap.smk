@@ -3,11 +3,11 @@ rule seed_swap:
         unpack(seed_swap_input),
     output:
         study=f"{RUN}/seed_swap/study.npz",
-        table=report(
+        table=in_report(
             f"{RUN}/tables/seed_swap_distances.csv",
-            caption="../report/seed_swap_distances.rst",
-            category="2. Seeds and noise",
-            subcategory="Seed swap (fig. 2)",
+            "seed_swap_distances.rst",
+            "2. Seeds and noise",
+            "Seed swap (fig. 2)",
         ),
     log:
         f"{RUN}/logs/seed_swap.log",
@@ -17,15 +17,11 @@ rule seed_swap:
         "../envs/generation.yaml"
     threads: config["threads"]
     resources:
-        gpu=GPU,
-        gpu_model=gpu_model(),
-        mem_mb=16000,
-        runtime=runtime_minutes(60),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=16000, minutes=60, gpus=GPU),
     params:
         swap=canonical(config["seed_swap"]),
-        model=seed_swap_model(),
-        spec=canonical(config["models"][seed_swap_model()]),
+        model=JOBS.seed_swap_model(),
+        spec=canonical(config["models"][JOBS.seed_swap_model()]),
         device=config["device"],
     script:
         "../scripts/seed_swap.py"
@@ -35,12 +31,8 @@ rule plot_seed_swap:
     input:
         study=f"{RUN}/seed_swap/study.npz",
     output:
-        pdf=f"{RUN}/figures/fig2_seed_swap.pdf",
-        png=report(
-            f"{RUN}/figures/fig2_seed_swap.png",
-            caption="../report/fig2_seed_swap.rst",
-            category="2. Seeds and noise",
-            subcategory="Seed swap (fig. 2)",
+        **figure_outputs(
+            "fig2", "fig2_seed_swap.rst", "2. Seeds and noise", "Seed swap (fig. 2)"
         ),
     log:
         f"{RUN}/logs/plot_seed_swap.log",
@@ -48,9 +40,7 @@ rule plot_seed_swap:
         "../envs/plots.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
         plots=canonical(config["plots"]),
     script:

@@ -1,23 +1,17 @@
 rule run_summary:
     input:
-        shards=all_shards(),
+        shards=JOBS.shards(),
     output:
-        report(
-            f"{RUN}/tables/run_summary.csv",
-            caption="../report/run_summary.rst",
-            category="1. Run",
-        ),
+        in_report(JOBS.pattern("run_summary"), "run_summary.rst", "1. Run"),
     log:
         f"{RUN}/logs/run_summary.log",
     conda:
         "../envs/plots.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=runtime_minutes(10),
-        cpus_per_task=lambda wildcards, threads: threads,
+        **cluster_resources(mem_mb=2000, minutes=10),
     params:
-        benchmarks=all_generation_benchmarks(),
+        benchmarks=JOBS.generation_benchmarks(),
         gpu=bool(GPU),
     script:
         "../scripts/run_summary.py"

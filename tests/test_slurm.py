@@ -315,22 +315,18 @@ def job_resources(output: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def test_every_rule_follows_the_resource_convention():
-    """mem_mb, a runtime that grows with the attempt, cpus_per_task; GPU rules: gpu_model too."""
+    """Every rule's resources come from cluster_resources (rules/common.smk): mem_mb, a runtime
+    that grows with the attempt, cpus_per_task; GPU rules: gpu and gpu_model too."""
+    convention = re.compile(
+        r"^    resources:\n        \*\*cluster_resources\(mem_mb=\d+, minutes=[^,()]+"
+        r"(, gpus=(GPU|QUALITY_GPU|\d+))?\),\n(?!        )",
+        re.MULTILINE,
+    )
     for rule, body in rule_blocks().items():
-        resources = re.search(r"^    resources:\n((?:        .*\n)+)", body, re.MULTILINE)
-        if rule == "all":
-            continue
-        assert resources, f"rule {rule} declares no resources"
-        declared = dict(re.findall(r"^\s+(\w+)=(.*),$", resources[1], re.MULTILINE))
-        missing = {"mem_mb", "runtime", "cpus_per_task"} - declared.keys()
-        assert not missing, f"rule {rule} does not declare {missing} (see rules/common.smk)"
-        assert "runtime_minutes(" in declared["runtime"] or "attempt" in declared["runtime"], (
-            f"rule {rule}: runtime={declared['runtime']} does not grow with the attempt; "
-            "use runtime=runtime_minutes(<minutes>)"
-        )
-        if "gpu" in declared:
-            assert declared.get("gpu_model", "").startswith("gpu_model("), (
-                f"rule {rule} asks for a GPU without gpu_model=gpu_model(...)"
+        if rule != "all":
+            assert convention.search(body), (
+                f"rule {rule}: resources are not **cluster_resources(mem_mb=<MB>, "
+                "minutes=<minutes>[, gpus=GPU]) alone (see rules/common.smk)"
             )
 
 
