@@ -3,9 +3,11 @@ fixed threads."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,36 @@ def snakemake_command(workdir: Path, *args: str, python: tuple[str, ...] = ()) -
     return [sys.executable, *python, "-m", "snakemake", "-s", snakefile, "-d", str(workdir), *args]
 
 
+@functools.cache
+def _failing_scontrol_folder() -> str:
+    folder = Path(tempfile.mkdtemp(prefix="no-scontrol-"))
+    (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "scontrol").chmod(0o755)
+    return str(folder)
+
+
+def env_without_scontrol() -> dict[str, str]:
+    """This process's environment with an ``scontrol`` first on PATH that fails at once.
+
+    The SLURM executor plugin runs ``scontrol show config`` each time Snakemake starts (for a
+    help text). Where SLURM is installed but no controller answers, as on this machine between
+    SLURM tests, that call waits about 10 s. Snakemake runs that submit nothing to SLURM use this
+    environment; the SLURM tests run the real ``scontrol``.
+    """
+    path = os.environ.get("PATH", "")
+    return os.environ | {"PATH": f"{_failing_scontrol_folder()}{os.pathsep}{path}"}
+
+
 def snakemake(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run Snakemake in ``cwd`` with ``args``; with ``check``, fail with its output's tail."""
-    result = subprocess.run(snakemake_command(cwd, *args), capture_output=True, text=True, cwd=cwd)
+    """Run Snakemake in ``cwd`` with ``args`` (submitting nothing to SLURM: see
+    ``env_without_scontrol``); with ``check``, fail with its output's tail."""
+    result = subprocess.run(
+        snakemake_command(cwd, *args),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env_without_scontrol(),
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"

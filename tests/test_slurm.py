@@ -34,7 +34,7 @@ from safetensors import safe_open
 from snakemake_executor_plugin_slurm.submit_string import get_submit_command
 from snakemake_executor_plugin_slurm.utils import set_gres_string
 
-from conftest import DEMO, REPO, planned_jobs, snakemake, snakemake_command
+from conftest import DEMO, REPO, env_without_scontrol, planned_jobs, snakemake, snakemake_command
 
 SLURM = REPO / "tests" / "slurm"
 MEM_MB = 1000  # per job; some rules ask for more memory than a test machine has
@@ -380,7 +380,7 @@ def test_cluster_jobs_parse_the_workflow_without_torch(tmp_path):
     job = subprocess.run(
         snakemake_command(tmp_path, "-n", "--mode", "remote", "--configfile", str(DEMO),
                           python=("-X", "importtime")),
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=tmp_path, env=env_without_scontrol(),
     )  # fmt: skip
     assert job.returncode == 0, job.stderr[-3000:]
     imported = {
