@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from seedscope.checked import check_once
 from seedscope.errors import ConfigError
 from seedscope.models import check_local_weights, check_model_fit, looks_like_path
 
@@ -68,7 +69,7 @@ def validate_config(
     classifier backbone up in timm's registry, and fitting each model's scheduler and
     speed-ups to its pipeline class in diffusers (``models.check_model_fit``). It is for
     processes that run jobs of a workflow whose main process has already checked the same
-    config.
+    config. Those checks, once passed, are remembered (``seedscope.checked``).
     """
     schema = load_schema(schema_path)
     cls = _with_defaults(jsonschema.validators.validator_for(schema))
@@ -106,7 +107,8 @@ def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
         if not model["tiny"] and looks_like_path(model["weights"]):
             check_local_weights(name, model["weights"])
         if check_libraries:
-            check_model_fit(name, model)
+            libraries = ["diffusers", "transformers", "torch"]
+            check_once("model fit", libraries, check_model_fit, name, model)
     coco = config["coco"]
     if sum(coco["parts"]) > coco["n_images"]:
         raise ConfigError(
@@ -197,7 +199,7 @@ def _check_classifier(config: dict[str, Any], check_libraries: bool) -> None:
             "or add prompt sets"
         )
     if check_libraries:
-        _check_backbone(settings["backbone"])
+        check_once("timm backbone", ["timm"], _check_backbone, settings["backbone"])
     first, count = config["seeds"]["first"], config["seeds"]["count"]
     outside = [s for s in settings["gradcam"]["seeds"] if not first <= s < first + count]
     if outside:

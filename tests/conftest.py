@@ -14,6 +14,8 @@ import pytest
 import torch
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# config checks that passed are remembered (seedscope.checked): per session here, not per user
+os.environ["SEEDSCOPE_CACHE"] = tempfile.mkdtemp(prefix="seedscope-cache-")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(1)
 
