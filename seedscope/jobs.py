@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
-import torch
 from tqdm import tqdm
+
+# what numerical libraries read for their thread count when they load
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def fix_threads(threads: int) -> None:
+    """Give torch and the BLAS libraries ``threads`` threads (CPU floats depend on the count).
+
+    torch is set directly when the script has imported it; otherwise the environment tells it
+    (and numpy's BLAS, where it loads later) at import, so a job that needs no torch never
+    pays the seconds that importing it costs.
+    """
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def start_job(snakemake: Any, what: str) -> logging.Logger:
@@ -26,7 +41,7 @@ def start_job(snakemake: Any, what: str) -> logging.Logger:
     logging.captureWarnings(True)
     if log_path:
         sys.stderr = open(log_path, "a", buffering=1)  # noqa: SIM115 - libraries print here
-    torch.set_num_threads(snakemake.threads)
+    fix_threads(snakemake.threads)
     logger = logging.getLogger("seedscope.job")
     logger.info("%s (rule %s, %d threads)", what, snakemake.rule, snakemake.threads)
     return logger

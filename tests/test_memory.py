@@ -32,15 +32,15 @@ MEASURED = {
 
 @pytest.mark.slow
 def test_every_rule_runs_at_small_scale_and_reports_its_peak(tmp_path):
-    """Every job in its own process, as the benchmark runs it: about a minute on 2 quiet cores,
-    nearly all of it the 14 processes importing torch (every script does, through start_job)."""
+    """Every job in its own process, as the benchmark runs it: under a minute on 2 quiet cores,
+    most of it the processes importing torch (the jobs that compute with it)."""
     subprocess.run([sys.executable, bench.__file__, "_build", str(tmp_path), "small"], check=True)
     config = bench.settings("small")
     rows = bench.measure(tmp_path, bench.sizes("small", config), config)
     failed = {row["job"]: row["error"] for row in rows if "error" in row}
     assert not failed, failed
     assert {row["rule"] for row in rows} == MEASURED
-    assert all(100 < row["peak_mb"] < 5000 for row in rows), rows
+    assert all(20 < row["peak_mb"] < 5000 for row in rows), rows  # python + numpy: > 20 MB
     assert (tmp_path / "out" / "figures" / "fig5.png").stat().st_size > 0
     assert (tmp_path / "out" / "tables" / "table1.csv").read_text().count("\n") == 1 + 3 * 2
 

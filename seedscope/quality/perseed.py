@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from seedscope.errors import FeatureError
 from seedscope.features.table import FeatureTable
-from seedscope.quality.frechet import Reference, frechet_to_reference, kid_to_reference
 from seedscope.quality.intervals import (
     FRACTIONS,
     rank_intervals,
@@ -26,6 +25,9 @@ from seedscope.quality.intervals import (
     t_interval,
     variance_at_n,
 )
+
+if TYPE_CHECKING:  # frechet imports torch: seconds that the table and figure jobs need not pay
+    from seedscope.quality.frechet import Reference
 
 # metric -> True when lower is better
 LOWER_IS_BETTER = {"fid": True, "kid": True, "hps": False}
@@ -59,6 +61,8 @@ def fid_block(
 ) -> dict[str, np.ndarray]:
     """Per-seed FID and KID of one block: point estimates and paired subsample replicates
     (``<metric>_sub``: seeds x fractions x resamples, see :mod:`seedscope.quality.intervals`)."""
+    from seedscope.quality.frechet import frechet_to_reference, kid_to_reference
+
     weights = _weights(len(prompt_ids), bootstrap)
     seeds, out = [], {"fid": [], "fid_sub": [], "kid": [], "kid_sub": []}
     for seed, features in by_seed(table, prompt_ids).items():
