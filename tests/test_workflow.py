@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from seedscope.config import load_config, prompt_set_sizes
+from seedscope.dag import PATHS
 from seedscope.shards import ShardReader, verify
 
 from conftest import DEMO, REPO, snakemake
@@ -328,27 +329,27 @@ def test_report_opens_in_chromium_with_every_figure(demo):
     report = demo / "report.html"
     snakemake("--configfile", str(DEMO), "--report", str(report), cwd=demo)
     rules = "\n".join(p.read_text() for p in (REPO / "rules").glob("*.smk"))
-    patterns = re.findall(r'report\(\s*f"\{RUN\}/(figures/[^"]+\.png)"', rules)
-    assert patterns, "no PNG figure is marked for the report"
+    # every figure rule: **figure_outputs(<PATHS name>, <caption>, <category>, <subcategory>)
+    declared = re.findall(
+        r'figure_outputs\(\s*"(\w+)",\s*"[^"]+",\s*"([^"]+)",\s*"([^"]+)",?\s*\)', rules
+    )
+    assert declared, "no PNG figure is marked for the report"
     run = demo / "results" / "demo"
     made = sorted(str(f.relative_to(run)) for f in run.rglob("*.png"))
     figures = []
-    for pattern in patterns:  # every figure the demo made of each pattern (wildcards filled)
-        regex = re.sub(r"\\\{\\\{\w+\\\}\\\}", "[^/]+", re.escape(pattern))
-        matches = [(pattern, f) for f in made if re.fullmatch(regex, f)]
-        assert matches, f"the demo made no {pattern}"
+    for name, category, subcategory in declared:  # every figure the demo made of each pattern
+        regex = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(PATHS[name]))
+        matches = [(category, subcategory, f) for f in made if re.fullmatch(regex, f)]
+        assert matches, f"the demo made no {PATHS[name]}"
         figures += matches
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(report.as_uri())
-        for pattern, figure in figures:
+        for category, subcategory, figure in figures:
             page.get_by_text("Results", exact=True).click()
-            block = re.search(
-                rf'{re.escape(pattern)}".*?category="([^"]+)",\s*subcategory="([^"]+)"', rules, re.S
-            )
-            page.get_by_text(block[1], exact=True).click()
-            subcategory = block[2].replace(
+            page.get_by_text(category, exact=True).click()
+            subcategory = subcategory.replace(
                 "{model}", figure.rsplit("_", 1)[-1].removesuffix(".png")
             )
             if page.get_by_text(subcategory, exact=True).count():  # shown when there are several
