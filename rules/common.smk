@@ -63,14 +63,7 @@ def output_params(section):
 
 def coco_images_input(wildcards):
     """The COCO image source that the captioning rule reads (none with a captions file)."""
-    coco = config["coco"]
-    if coco["captions_file"]:
-        return {"captions_file": coco["captions_file"]}
-    if coco["images"] == "download":
-        return {"images": f"{config['results_dir']}/downloads/train2017.zip"}
-    if coco["images"] == "demo":
-        return {"images": f"{RUN}/coco/demo-images"}
-    return {"images": coco["path"]}
+    return JOBS.coco_input()
 
 
 def seed_swap_input(wildcards):

@@ -93,6 +93,18 @@ class Dag:
         models = self.config["models"]
         return list(dict.fromkeys(s for m in models for s in model_prompt_sets(self.config, m)))
 
+    def coco_input(self) -> dict[str, str]:
+        """What captioning (and the FID reference) reads: a captions file when one is given,
+        else the COCO images (the downloaded zip, the demo's folder, or the configured path)."""
+        coco = self.config["coco"]
+        if coco["captions_file"]:
+            return {"captions_file": coco["captions_file"]}
+        if coco["images"] == "download":
+            return {"images": f"{self.config['results_dir']}/downloads/train2017.zip"}
+        if coco["images"] == "demo":
+            return {"images": f"{self.run}/coco/demo-images"}
+        return {"images": coco["path"]}
+
     def coco_source(self) -> str | None:
         """Where the COCO captions come from: captions_file, download, demo or path; None
         when no rendered prompt set is a COCO set."""

@@ -173,11 +173,12 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "cost_source": source,
         }
     features = feature_cost(config)
-    captions = config["coco"]["n_images"] if job_counts(config).get("coco_captions") else 0
+    jobs = job_counts(config)
+    captions = config["coco"]["n_images"] if jobs.get("coco_captions") else 0
     caption_hours = captions * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
     return {
         "run": config["run"],
-        "jobs": job_counts(config),
+        "jobs": jobs,
         "prompt_sets": sizes,
         "seeds": seeds,
         "models": models,
