@@ -27,10 +27,11 @@ the union of the text polygons (above the threshold) inside the mask over the ma
 0)``); ``n_boxes``, how many do. The recognised strings are not in the row; :func:`measure`
 returns them for figures.
 
-**Time** (CPU, 2 threads, rapidocr): the detector scales every image so that its short side is
-736 pixels (``Det.limit_type: min``, PaddleOCR's setting for PP-OCRv6), so an image costs about
-the same at 64 and at 512 pixels: about 0.9 s without text, plus about 0.05 s per text box for
-classification and recognition. Loading takes about 1.5 s.
+**Time** (CPU, rapidocr): the detector scales every image so that its short side is 736
+pixels (``Det.limit_type: min``, PaddleOCR's setting for PP-OCRv6), so an image costs the same
+at 64 and at 512 pixels: about 0.66 CPU seconds without text and 1.0 with a line of text
+(measured with 2 threads: about 1.5 images/s without text and 0.8 with, on 2 idle cores).
+Loading the three models takes about 2 s, the imports as much again.
 """
 
 from __future__ import annotations
