@@ -1,0 +1,166 @@
+"""Particle Guidance shards: every prompt's C particles, rendered jointly, in the usual format.
+
+For each prompt of a prompt set, the C seeds ``seeds`` (the same C for every prompt) are
+rendered together as one batch of C by ``render_particles``, so the particles repel each other
+(see ``seedscope.diverse.particle``). The shard is the project's usual one (``seedscope.shards``:
+WebDataset tar + manifest, keys ``image_key(prompt_id, seed)``, checked by ``verify``), and
+each image's JSON is ``seedscope.generate.image_metadata`` (its ``batch`` is the prompt's C
+particles) plus ``particle_guidance`` (``ParticleGuidance.as_dict()``) and ``particles`` (the
+C seeds in batch order).
+
+Writing resumes as ``render_shard`` does: chunks of ``chunk_prompts`` whole prompts, each
+appended and recorded durably, so a killed job continues after its last completed chunk. The
+shard's identity is ``render_shard``'s (model and its config entry, prompt set and the digest
+of its rows, PNG level, chunking, device, dtype, threads, versions) with the full list of
+particle seeds and the guidance settings: a partial shard of other settings starts over.
+
+The model config's ``batch_size`` is not used: a batch is always one prompt's C particles.
+With ``strength=0`` the images are byte for byte ``render_shard``'s with ``batch_size = C``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seedscope.diverse.particle import ParticleGuidance, _check_pipe, render_particles
+from seedscope.errors import ConfigError
+from seedscope.generate import (
+    Item,
+    batches,
+    image_metadata,
+    prompts_digest,
+    run_context,
+    tune_allocator,
+)
+from seedscope.shards import ShardWriter, encode_png
+
+CHUNK_PROMPTS = 16  # prompts per durable chunk: a killed job redoes at most this many
+
+
+def particle_identity(
+    model: str,
+    spec: dict[str, Any],
+    prompt_set: str,
+    prompts: Sequence[dict[str, Any]],
+    seeds: Sequence[int],
+    guidance: ParticleGuidance,
+    chunk_prompts: int,
+    png_compress_level: int,
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a particle shard's bytes depend on (a partial of another identity restarts)."""
+    return {
+        "model": model,
+        "model_spec": spec,
+        "prompt_set": prompt_set,
+        "prompts_sha256": prompts_digest(prompts),
+        "seeds": [min(seeds), max(seeds)],
+        "particles": list(seeds),  # their order is the batch order
+        "particle_guidance": guidance.as_dict(),
+        "chunk_prompts": chunk_prompts,
+        "png_compress_level": png_compress_level,
+    } | context
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in seeds):
+        raise ConfigError(f"particle seeds must be integers >= 0, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"particle seeds must be distinct (one image each), got {seeds}")
+    return [int(s) for s in seeds]
+
+
+def render_particle_shard(
+    pipe,
+    model: str,
+    spec: dict[str, Any],
+    prompt_set: str,
+    prompts: Sequence[dict[str, Any]],
+    seeds: Sequence[int],
+    shard: str | Path,
+    guidance: ParticleGuidance,
+    chunk_prompts: int = CHUNK_PROMPTS,
+    png_compress_level: int = 6,
+    progress=None,
+    encoder_threads: int = 2,
+) -> dict[str, Any]:
+    """Render each prompt's C = len(seeds) particles jointly into ``shard``, resuming.
+
+    ``prompts`` are prompt rows (``id``, ``text``); ``seeds`` the C particle seeds, in the
+    order they form each batch. ``progress``, if given, is a tqdm-like object updated by C after
+    each prompt. Unsupported pipelines, schedulers or particle counts raise ``ConfigError``
+    before anything is written. Returns a summary like ``render_shard``'s (images, chunks,
+    chunks rendered in this call, seconds).
+    """
+    seeds = _check_seeds(seeds)
+    if chunk_prompts < 1:
+        raise ConfigError(f"chunk_prompts={chunk_prompts}: must be at least 1")
+    _check_pipe(pipe, spec, guidance, len(seeds))
+    tune_allocator()
+    chunks = list(batches(list(prompts), chunk_prompts))
+    context = run_context(pipe)
+    identity = particle_identity(
+        model,
+        spec,
+        prompt_set,
+        prompts,
+        seeds,
+        guidance,
+        chunk_prompts,
+        png_compress_level,
+        context,
+    )
+    extra = {"particle_guidance": guidance.as_dict(), "particles": seeds}
+    writer = ShardWriter(shard, identity)
+    done = writer.open()
+    if progress is not None:
+        progress.update(len(seeds) * sum(len(c) for c in chunks[:done]))
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
+        for chunk in chunks[done:]:
+            pending = []
+            for row in chunk:
+                batch = [Item(row["id"], row["text"], seed) for seed in seeds]
+                pixels = render_particles(pipe, row["text"], seeds, spec, guidance)
+                for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
+                    meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
+                    png = pool.submit(encode_png, image, png_compress_level)
+                    pending.append((meta["key"], png, meta | extra))
+                if progress is not None:
+                    progress.update(len(batch))
+            writer.write_chunk([(key, png.result(), meta) for key, png, meta in pending])
+    summary = {
+        "images": len(prompts) * len(seeds),
+        "chunks": len(chunks),
+        "chunks_rendered": len(chunks) - done,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    writer.finish(info=summary)
+    return summary
+
+
+def guidance_of(meta: dict[str, Any]) -> ParticleGuidance:
+    """The ``ParticleGuidance`` recorded in an image's metadata."""
+    settings = dict(meta["particle_guidance"])
+    for label in ("method", "reference"):
+        settings.pop(label)
+    return ParticleGuidance.from_settings(settings)
+
+
+def rerender_particle(meta: dict[str, Any], pipe) -> np.ndarray:
+    """Render the image a particle shard's metadata describes again (HxWx3 uint8).
+
+    Renders all C particles of its prompt again (they are one joint sample), which reproduces
+    the image bit for bit on the same device type and thread count.
+    """
+    images = render_particles(
+        pipe, meta["prompt"], meta["particles"], meta["model_spec"], guidance_of(meta)
+    )
+    return images[meta["batch"]["position"]]
