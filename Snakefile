@@ -21,6 +21,9 @@ include: "rules/classifier.smk"
 include: "rules/common_quality.smk"
 include: "rules/features.smk"
 include: "rules/quality.smk"
+include: "rules/style.smk"
+include: "rules/layout.smk"
+include: "rules/inpainting.smk"
 
 
 rule all:

@@ -44,8 +44,24 @@ def captioner_input(wildcards):
 
 
 def prompt_set_input(wildcards):
-    spec = config["prompt_sets"][wildcards.set]
-    return {"captions": f"{RUN}/coco/captions.jsonl"} if spec["kind"] == "coco" else {}
+    """COCO sets read the captions; inpaint sets the pair set; the others nothing."""
+    kind = config["prompt_sets"][wildcards.set]["kind"]
+    if kind == "coco":
+        return {"captions": f"{RUN}/coco/captions.jsonl"}
+    return {"pairs": JOBS.path("pairs")} if kind == "inpaint" else {}
+
+
+def pairs_input(wildcards):
+    """The pair set, for jobs of an inpaint prompt set (their images carry its masks)."""
+    inpaint = config["prompt_sets"][wildcards.set]["kind"] == "inpaint"
+    return {"pairs": JOBS.path("pairs")} if inpaint else {}
+
+
+def inpaint_prompt_param(prompt_set):
+    """The removal prompt, for removal sets only (other sets do not depend on it)."""
+    spec = config["prompt_sets"][prompt_set]
+    removal = spec["kind"] == "inpaint" and spec["task"] == "removal"
+    return config["inpainting"]["removal_prompt"] if removal else None
 
 
 def coco_parts_param(prompt_set):

@@ -1,10 +1,12 @@
-# Input functions of the feature and per-seed quality rules (rules/features.smk,
-# rules/quality.smk); their job lists and paths are seedscope/dag.py's.
+# Input functions of the feature, per-seed quality, style, layout and inpainting rules
+# (rules/features.smk, quality.smk, style.smk, layout.smk, inpainting.smk); their job lists and
+# paths are seedscope/dag.py's.
+from seedscope.appearance import inpaint_sets
 from seedscope.dag import EXTRACTOR_OF, GENERALISATION_FIGURE
 
 
 wildcard_constraints:
-    extractor="inception|hps",
+    extractor="inception|hps|style|layout|ocr",
     metric="fid|hps",
 
 
@@ -15,8 +17,15 @@ QUALITY_GPU = GPU if QUALITY["device"] != "cpu" else 0
 
 def extractor_weights_input(wildcards):
     """The tiny extractor's folder when a rule builds it (the demo); nothing otherwise."""
-    tiny = config["features"][wildcards.extractor]["weights"] == "tiny"
+    tiny = config["features"][wildcards.extractor].get("weights") == "tiny"
     return {"weights": f"{RUN}/models/extractors/{wildcards.extractor}"} if tiny else {}
+
+
+def style_sample(wildcards):
+    """The style stage's analysis prompts (count and seed); None for other extractors."""
+    if wildcards.extractor != "style":
+        return None
+    return {k: config["style"][k] for k in ("prompts", "sample_seed")}
 
 
 def extractor_params():
@@ -91,3 +100,30 @@ def generalisation_input(wildcards):
         "generalisation": [JOBS.path("generalisation", model=m) for m in models],
         "golden": [JOBS.path("golden", model=m) for m in models],
     }
+
+
+# -- style, layout and inpainting (rules/style.smk, layout.smk, inpainting.smk) --
+STYLE = config["style"]
+LAYOUT = config["layout"]
+INPAINTING = config["inpainting"]
+
+
+def style_thresholds():
+    """Every Thresholds field: how the measures were taken, and the flag thresholds."""
+    return canonical(config["features"]["style"]["measure"] | STYLE["thresholds"])
+
+
+def style_shards(wildcards):
+    """The shards of the style sets of ``model`` (figures read example images from them)."""
+    return JOBS.shards(wildcards.model, STYLE["prompt_sets"])
+
+
+def inpainting_resolution():
+    """The resolution the pairs are stored at: the inpainting models' (checked equal)."""
+    models = JOBS.inpainting_models()
+    return config["models"][models[0]]["resolution"] if models else None
+
+
+def inpaint_tasks(wildcards):
+    """The inpaint prompt sets (tasks) that this model renders."""
+    return inpaint_sets(config, wildcards.model)

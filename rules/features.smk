@@ -1,5 +1,6 @@
 # Feature extraction, once per image per extractor (docs/architecture.md): Inception for FID/KID,
-# HPS v2 scores; and the real-image reference features that FID compares with.
+# HPS v2 scores, style (measures and Gram vectors) and layout (object position, size, depth);
+# and the real-image reference features that FID compares with.
 rule tiny_extractor:
     output:
         directory(f"{RUN}/models/extractors/{{extractor}}"),
@@ -19,6 +20,7 @@ rule tiny_extractor:
 rule extract_features:
     input:
         unpack(extractor_weights_input),
+        unpack(pairs_input),
         shard=JOBS.pattern("shard"),
         manifest=JOBS.pattern("manifest"),
         prompts=JOBS.pattern("prompts"),
@@ -35,6 +37,7 @@ rule extract_features:
         **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=GPU),
     params:
         **extractor_params(),
+        sample=style_sample,
     script:
         "../scripts/extract_features.py"
 

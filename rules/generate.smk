@@ -1,6 +1,7 @@
 rule generate:
     input:
         unpack(model_weights_input),
+        unpack(pairs_input),
         prompts=JOBS.pattern("prompts"),
     output:
         shard=JOBS.pattern("shard"),

@@ -68,6 +68,7 @@ rule prompt_set:
     params:
         spec=lambda wildcards: canonical(config["prompt_sets"][wildcards.set]),
         parts=lambda wildcards: coco_parts_param(wildcards.set),
+        removal_prompt=lambda wildcards: inpaint_prompt_param(wildcards.set),
         cache=f"{config['results_dir']}/downloads",
     script:
         "../scripts/make_prompt_set.py"

@@ -176,8 +176,7 @@ rule fig_generalisation:
 
 rule seedbank:
     input:
-        tables=lambda wildcards: JOBS.perseed_tables(wildcards.model),
-        golden=JOBS.pattern("golden"),
+        unpack(lambda wildcards: JOBS.seedbank_inputs(wildcards.model)),
     output:
         bank=JOBS.pattern("seedbank"),
     log:

@@ -1,6 +1,6 @@
-"""Build a tiny random-weight feature extractor (Inception or HPS) for the demo and the tests.
+"""Build a tiny random-weight feature extractor (Inception, HPS, style, layout) for the demo.
 
-Reads:  snakemake.params.name  - "inception" or "hps"
+Reads:  snakemake.params.name  - "inception", "hps", "style" or "layout"
 Writes: snakemake.output[0]    - the extractor folder (config.json + weights), loaded with
                                  features.<name>.weights: tiny by the extraction scripts
 """

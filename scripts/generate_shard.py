@@ -1,4 +1,8 @@
-"""Render one shard: every prompt of a prompt set x every seed of a seed block."""
+"""Render one shard: every prompt of a prompt set x every seed of a seed block.
+
+An inpainting prompt set also reads its pair set (snakemake.input.pairs): each image is
+rendered with its own pair's image and mask.
+"""
 
 from seedscope.generate import render_shard
 from seedscope.jobs import progress, start_job
@@ -15,6 +19,11 @@ generation = snakemake.params.generation
 prompts = read_prompts(snakemake.input.prompts)
 pipe = load_pipeline(w.model, spec, snakemake.params.device)
 seeds = list(range(first, last + 1))
+conditioning = None
+if hasattr(snakemake.input, "pairs"):
+    from seedscope.inpainting.render import PairConditioning
+
+    conditioning = PairConditioning(snakemake.input.pairs, prompts, spec["resolution"])
 with progress(len(prompts) * len(seeds), f"{w.model}/{w.set}/seeds-{first}-{last}") as bar:
     summary = render_shard(
         pipe,
@@ -28,5 +37,6 @@ with progress(len(prompts) * len(seeds), f"{w.model}/{w.set}/seeds-{first}-{last
         png_compress_level=generation["png_compress_level"],
         encoder_threads=snakemake.config["generation"]["encoder_threads"],  # speed only
         progress=bar,
+        conditioning=conditioning,
     )
 log.info("done: %s", summary)

@@ -11,6 +11,8 @@ rows = build_prompt_set(
     snakemake.params.spec,
     coco_parts=snakemake.params.parts,
     captions=snakemake.input.get("captions"),
+    pairs=snakemake.input.get("pairs"),
+    removal_prompt=snakemake.params.removal_prompt,
     cache_dir=snakemake.params.cache,
 )
 write_prompts(rows, snakemake.output[0])

@@ -1,4 +1,10 @@
-"""One model's seed bank: each seed's statistics and tags, the model's settings, the config hash."""
+"""One model's seed bank: each seed's statistics and tags, the model's settings, the config hash.
+
+Reads:  snakemake.input.tables, .golden - per-seed tables and golden/inferior seeds
+        snakemake.input.style, .style_map, .layout - where the model is studied there
+        snakemake.input.text - an inpainting model's per-seed text table (its only input)
+Writes: snakemake.output.bank
+"""
 
 import pandas as pd
 
@@ -8,18 +14,27 @@ from seedscope.seedbank import build_bank, config_hash, save_bank
 p = snakemake.params
 model = snakemake.wildcards.model
 log = start_job(snakemake, f"seed bank of {model}")
-per_set = {
-    name: pd.read_csv(path) for name, path in zip(p.sets, snakemake.input.tables, strict=True)
+appearance = {
+    name: pd.read_csv(getattr(snakemake.input, name))
+    for name in ("style", "style_map", "layout", "text")
+    if hasattr(snakemake.input, name)
 }
-tags = pd.read_csv(snakemake.input.golden)
+per_set, tags, selection = {}, {}, None  # an inpainting model has text statistics only
+if hasattr(snakemake.input, "golden"):
+    tables = zip(p.sets, snakemake.input.tables, strict=True)
+    per_set = {name: pd.read_csv(path) for name, path in tables}
+    golden = pd.read_csv(snakemake.input.golden)
+    tags = {tag: group["seed"].astype(int).tolist() for tag, group in golden.groupby("tag")}
+    selection = {"set": p.fid_set, "metrics": p.golden["metrics"], "top_k": p.golden["top_k"]}
 bank = build_bank(
     model,
     p.spec,
     per_set,
-    {tag: group["seed"].astype(int).tolist() for tag, group in tags.groupby("tag")},
-    {"set": p.fid_set, "metrics": p.golden["metrics"], "top_k": p.golden["top_k"]},
+    tags,
+    selection,
     config_hash(snakemake.config),
     device=snakemake.config.get("device", "auto"),  # what the model's dtype "auto" meant
+    appearance=appearance,
 )
 save_bank(bank, snakemake.output.bank)
 log.info("%d seeds, tags %s", len(bank["seeds"]), {t: len(s) for t, s in bank["tags"].items()})

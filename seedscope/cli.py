@@ -71,11 +71,17 @@ def _rerender(args) -> int:
     return 0
 
 
+def _tags(values: list[str]) -> list[str]:
+    """Tags given as repeated options and/or comma-separated lists (``--avoid grayscale,text``)."""
+    return [tag.strip() for value in values for tag in value.split(",") if tag.strip()]
+
+
 def _pick(args) -> int:
     from seedscope.seedbank import load_bank, pick
 
     bank = load_bank(args.bank)
-    seeds = pick(bank, args.n, args.prefer, args.avoid, args.order, args.seed)
+    prefer, avoid = _tags(args.prefer), _tags(args.avoid)
+    seeds = pick(bank, args.n, prefer, avoid, args.order, args.seed)
     if args.json:
         print(json.dumps({"model": bank["model"], "seeds": seeds}))
     else:
@@ -111,8 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pick", help="seeds from a seed bank for inference")
     p.add_argument("--bank", type=Path, required=True, help="results/<run>/seedbank/<model>.json")
     p.add_argument("--n", type=int, default=4, help="how many seeds (default 4)")
-    p.add_argument("--prefer", action="append", default=[], help="tag to prefer (repeatable)")
-    p.add_argument("--avoid", action="append", default=[], help="tag to avoid (repeatable)")
+    p.add_argument(
+        "--prefer",
+        action="append",
+        default=[],
+        help="tags to prefer: comma-separated and/or repeated",
+    )
+    p.add_argument(
+        "--avoid", action="append", default=[], help="tags to avoid, e.g. grayscale,border"
+    )
     p.add_argument("--order", choices=["best", "random"], default="best")
     p.add_argument("--seed", type=int, help="seed of --order random (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the model settings too, as JSON")

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from seedscope.appearance import check_inpainting, check_layout, check_style
 from seedscope.checked import check_once
 from seedscope.errors import ConfigError
 from seedscope.models import check_local_weights, check_model_fit, looks_like_path
@@ -104,6 +105,12 @@ def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
                     f"config key models.{name}.prompt_sets: {s!r} is not a prompt set; "
                     f"choose from {sorted(sets)}"
                 )
+            if (sets[s]["kind"] == "inpaint") != is_inpainting(model):
+                raise ConfigError(
+                    f"config key models.{name}.prompt_sets: {s!r} is a {sets[s]['kind']} set but "
+                    f"{model['pipeline']} {'is' if is_inpainting(model) else 'is not'} an "
+                    "inpainting pipeline; inpaint sets go to inpainting models only"
+                )
         if not model["tiny"] and looks_like_path(model["weights"]):
             check_local_weights(name, model["weights"])
         if check_libraries:
@@ -129,6 +136,9 @@ def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
             raise ConfigError(f"config key prompt_sets.{name}.path: source is 'file', so set path")
     _check_classifier(config, check_libraries)
     _check_quality(config)
+    check_style(config)
+    check_layout(config)
+    check_inpainting(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
         raise ConfigError(
@@ -145,6 +155,8 @@ def prompt_set_sizes(config: dict[str, Any]) -> dict[str, int]:
             sizes[name] = len(spec["objects"]) * len(spec["modifiers"])
         elif spec["kind"] == "parti":
             sizes[name] = min(spec["limit"] or PARTI_PROMPTS, PARTI_PROMPTS)
+        elif spec["kind"] == "inpaint":
+            sizes[name] = config["inpainting"]["pairs"]
         else:
             sizes[name] = config["coco"]["parts"][spec["part"]]
     return sizes
@@ -156,11 +168,10 @@ def classifier_models(config: dict[str, Any]) -> list[str]:
     if not settings["enabled"]:
         return []
     chosen = settings["models"]
-    return (
-        list(chosen)
-        if chosen is not None
-        else [m for m in config["models"] if model_prompt_sets(config, m)]
-    )
+    if chosen is not None:
+        return list(chosen)
+    models = config["models"]
+    return [m for m in models if model_prompt_sets(config, m) and not is_inpainting(models[m])]
 
 
 def _check_backbone(backbone: str) -> None:
@@ -259,8 +270,8 @@ def _check_quality(config: dict[str, Any]) -> None:
                 f"config key quality.models: model {model!r} renders no {sorted(missing)}, which "
                 "per-seed quality needs; add them to its prompt_sets or drop it from quality.models"
             )
-    for name, features in config["features"].items():
-        weights = features["weights"]
+    for name in ("inception", "hps"):
+        weights = config["features"][name]["weights"]
         if weights not in ("tiny", "clean-fid", "hub") and not Path(weights).exists():
             raise ConfigError(
                 f"config key features.{name}.weights: {weights} does not exist; give the path of "
@@ -302,10 +313,20 @@ def block_name(first: int, last: int) -> str:
     return f"seeds-{first:04d}-{last:04d}"
 
 
+def is_inpainting(spec: dict[str, Any]) -> bool:
+    """Whether a model entry is an inpainting pipeline (it renders only inpaint prompt sets)."""
+    return "Inpaint" in spec["pipeline"]
+
+
 def model_prompt_sets(config: dict[str, Any], model: str) -> list[str]:
-    """The prompt sets that ``model`` renders."""
-    chosen = config["models"][model]["prompt_sets"]
-    return list(config["prompt_sets"]) if chosen is None else list(chosen)
+    """The prompt sets that ``model`` renders: the configured ones, else every set of its kind
+    (inpaint sets for inpainting pipelines, text sets for the others)."""
+    spec = config["models"][model]
+    if spec["prompt_sets"] is not None:
+        return list(spec["prompt_sets"])
+    inpainting = is_inpainting(spec)
+    sets = config["prompt_sets"]
+    return [name for name in sets if (sets[name]["kind"] == "inpaint") == inpainting]
 
 
 def canonical(value: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seedscope.appearance import inpaint_sets, inpainting_models, layout_models, style_models
 from seedscope.config import (
     block_name,
     classifier_models,
@@ -49,6 +50,16 @@ PATHS = {
     "fig4": "figures/fig4_gradcam_{model}.png",
     "fig2": "figures/fig2_seed_swap.png",
     "run_summary": "tables/run_summary.csv",
+    "style_table": "tables/style_rates_{model}.csv",
+    "style_map": "tables/style_map_{model}.csv",
+    "fig8": "figures/fig8_style_map_{model}.png",
+    "fig9": "figures/fig9_style_seeds_{model}.png",
+    "layout_table": "tables/layout_means_{model}.csv",
+    "layout_variance": "tables/layout_variance_{model}.csv",
+    "fig10": "figures/fig10_layout_{model}.png",
+    "pairs": "inpainting/pairs",
+    "text_table": "tables/text_{model}.csv",
+    "fig12": "figures/fig12_inpainting_text_{model}.png",
 }
 
 
@@ -230,6 +241,101 @@ class Dag:
             files.update([job["reference"]] if job["reference"] else [])
         return sorted(files)
 
+    # -- style and layout (paper section 4.3) ------------------------------------------------
+    def style_models(self) -> list[str]:
+        """The models whose seeds get style rates, a style map and figs 8-9."""
+        return style_models(self.config)
+
+    def layout_models(self) -> list[str]:
+        """The models whose seeds get layout statistics and fig 10."""
+        return layout_models(self.config)
+
+    def appearance_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every style and layout extraction job (one per shard read)."""
+        style, layout = self.config["style"], self.config["layout"]
+        stages = [("style", m, s) for m in self.style_models() for s in style["prompt_sets"]]
+        stages += [("layout", m, layout["prompt_set"]) for m in self.layout_models()]
+        return [
+            {"extractor": extractor, "model": model, "set": prompt_set, **block}
+            for extractor, model, prompt_set in stages
+            for block in self.blocks
+        ]
+
+    def style_tables(self, model: str) -> list[str]:
+        """Every style feature table of ``model``: its analysis sets x seed blocks."""
+        sets = self.config["style"]["prompt_sets"]
+        return [t for s in sets for t in self.feature_tables("style", model, s)]
+
+    def layout_tables(self, model: str) -> list[str]:
+        """Every layout feature table of ``model``: the synthetic set x seed blocks."""
+        return self.feature_tables("layout", model, self.config["layout"]["prompt_set"])
+
+    def appearance_outputs(self) -> list[str]:
+        """The per-seed style and layout tables and figs 8-10 of every studied model."""
+        style = ("style_table", "style_map", "fig8", "fig9")
+        layout = ("layout_table", "layout_variance", "fig10")
+        return [self.path(n, model=m) for m in self.style_models() for n in style] + [
+            self.path(n, model=m) for m in self.layout_models() for n in layout
+        ]
+
+    def seedbank_inputs(self, model: str) -> dict[str, Any]:
+        """What ``model``'s seed bank reads: per-seed tables, golden seeds, and the style and
+        layout tables where the model is studied there."""
+        if model in self.inpainting_models():
+            return {"text": self.path("text_table", model=model)}
+        inputs: dict[str, Any] = {
+            "tables": self.perseed_tables(model),
+            "golden": self.path("golden", model=model),
+        }
+        if model in self.style_models():
+            inputs["style"] = self.path("style_table", model=model)
+            inputs["style_map"] = self.path("style_map", model=model)
+        if model in self.layout_models():
+            inputs["layout"] = self.path("layout_table", model=model)
+        return inputs
+
+    # -- inpainting text artifacts (paper section 4.5) ----------------------------------------
+    def inpainting_models(self) -> list[str]:
+        """The inpainting models whose seeds get text statistics, fig. 12 and a seed bank."""
+        return inpainting_models(self.config)
+
+    def annotations_input(self) -> dict[str, str]:
+        """The COCO instance annotations the pair set reads (none for the demo's masks)."""
+        annotations = self.config["inpainting"]["annotations"]
+        if annotations == "demo":
+            return {}
+        if annotations == "download":
+            downloads = f"{self.config['results_dir']}/downloads"
+            return {"annotations": f"{downloads}/annotations_trainval2017.zip"}
+        return {"annotations": annotations}
+
+    def pair_images_input(self) -> dict[str, str]:
+        """The images the pairs are cut from: COCO train2017 (zip or folder) or the demo's."""
+        images = self.coco_input().get("images")
+        return {"images": images if images else self.config["coco"]["path"]}
+
+    def ocr_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every OCR job: inpainting models x their tasks x seed blocks."""
+        return [
+            {"extractor": "ocr", "model": model, "set": task, **block}
+            for model in self.inpainting_models()
+            for task in inpaint_sets(self.config, model)
+            for block in self.blocks
+        ]
+
+    def text_feature_tables(self, model: str) -> list[str]:
+        """Every OCR feature table of ``model``: its tasks x seed blocks."""
+        return [
+            t
+            for s in inpaint_sets(self.config, model)
+            for t in self.feature_tables("ocr", model, s)
+        ]
+
+    def inpainting_outputs(self) -> list[str]:
+        """The per-seed text table, fig. 12 and seed bank of every inpainting model."""
+        names = ("text_table", "fig12", "seedbank")
+        return [self.path(n, model=m) for m in self.inpainting_models() for n in names]
+
     # -- targets and counts -----------------------------------------------------------------
     def quality_outputs(self) -> list[str]:
         """Every per-seed table, figure, Table 1 and seed bank of the run."""
@@ -258,6 +364,8 @@ class Dag:
             self.path("run_summary"),
             *self.classifier_outputs(),
             *self.quality_outputs(),
+            *self.appearance_outputs(),
+            *self.inpainting_outputs(),
         ]
 
     def job_counts(self) -> dict[str, int]:
@@ -265,8 +373,12 @@ class Dag:
         coco = self.coco_source()
         models = self.quality_models()
         extractors = [name for name, sets in self.extractor_sets().items() if sets]
+        extractors += [
+            e for e, ms in (("style", self.style_models()), ("layout", self.layout_models())) if ms
+        ]
         features = self.config["features"]
         classifiers = len(self.classifier_models())
+        inpainters = self.inpainting_models()
         counts = {
             "tiny_model": len(self.tiny_model_folders()),
             "tiny_captioner": int(
@@ -284,7 +396,9 @@ class Dag:
             "evaluate_classifier": classifiers,
             "gradcam_classifier": classifiers,
             "tiny_extractor": sum(features[e]["weights"] == "tiny" for e in extractors),
-            "extract_features": len(self.perseed_block_jobs()),
+            "extract_features": len(self.perseed_block_jobs())
+            + len(self.appearance_jobs())
+            + len(self.ocr_jobs()),
             "reference_features": len(self.extractor_sets()["inception"]),
             "perseed_block": len(self.perseed_block_jobs()),
             "perseed_table": sum(len(self.perseed_tables(m)) for m in models),
@@ -292,7 +406,19 @@ class Dag:
             "fig5_best_worst_seeds": len(models),
             "fig_generalisation": len(self.generalisation_figures()),
             "table1": int(bool(self.table1_jobs())),
-            "seedbank": len(models),
+            "seedbank": len(models) + len(inpainters),
+            "coco_annotations_download": int(
+                bool(inpainters) and self.config["inpainting"]["annotations"] == "download"
+            ),
+            "inpaint_pairs": int(bool(inpainters)),
+            "text_table": len(inpainters),
+            "fig12_inpainting_text": len(inpainters),
+            "style_table": len(self.style_models()),
+            "style_map": len(self.style_models()),
+            "fig8_style_map": len(self.style_models()),
+            "fig9_style_seeds": len(self.style_models()),
+            "layout_table": len(self.layout_models()),
+            "fig10_layout": len(self.layout_models()),
             "all": 1,
         }
         return {rule: n for rule, n in counts.items() if n}

@@ -352,17 +352,22 @@ def render_shard(
     encoder_threads: int = 2,
     progress=None,
     fast: bool = True,
+    conditioning: Callable[[Sequence[Item]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Render every prompt x seed into ``shard``, resuming from the last completed chunk.
 
     ``progress``, if given, is a tqdm-like object updated once per image. ``fast=False`` is
     the plain path: no embedding cache, float images through numpy, PNGs encoded in line,
     glibc's allocator left as it is; it writes the same bytes and exists to prove that.
+    ``conditioning(batch)``, when given, returns the extra pipeline inputs of a batch (the
+    inpainting study's images and masks, one per item); each image's metadata also records
+    its prompt row's ``meta`` (e.g. the pair id and task).
     Returns a summary (images, chunks rendered in this call, seconds).
     """
     if fast:
         tune_allocator()
     items = shard_items(prompts, seeds)
+    prompt_meta = {p["id"]: p.get("meta", {}) for p in prompts}
     chunks = list(batches(items, chunk_size))
     context = run_context(pipe)
     identity = {
@@ -387,9 +392,12 @@ def render_shard(
         for chunk in chunks[done:]:
             pending = []
             for batch in batches(chunk, spec["batch_size"]):
-                pixels = render_batch(pipe, embeddings, batch, spec, fast=fast)
+                extra = conditioning(batch) if conditioning is not None else None
+                pixels = render_batch(pipe, embeddings, batch, spec, extra=extra, fast=fast)
                 for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
                     meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
+                    if conditioning is not None:
+                        meta["prompt_meta"] = prompt_meta[item.prompt_id]
                     if fast:
                         png = pool.submit(encode_png, image, png_compress_level)
                     else:

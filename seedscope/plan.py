@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from seedscope.appearance import inpaint_sets, inpainting_models, layout_models, style_models
 from seedscope.config import (
     classifier_models,
     model_prompt_sets,
@@ -21,6 +22,7 @@ from seedscope.config import (
     quality_sets,
 )
 from seedscope.dag import Dag
+from seedscope.style.measures import MEASURES
 
 # FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
 # torch's FlopCounterMode on the architectures of seedscope.architectures. They scale with pixels.
@@ -52,10 +54,17 @@ PNG_BYTES_PER_PIXEL = 1.5
 TAR_AND_JSON_BYTES = 3584
 # Feature-table bytes per image: Inception pool3 (2048 float32), an HPS score (1 float32), and
 # per row its key, prompt id and seed (about 80 bytes, uncompressed npz).
-FEATURE_BYTES = {"inception": 2048 * 4 + 80, "hps": 4 + 80}
+FEATURE_BYTES = {"inception": 2048 * 4 + 80, "hps": 4 + 80, "layout": 5 * 4 + 80}
 # FLOPs per image of the extractors: Inception-v3 at 299 px (5.7 GMAC), and HPS's ViT-H-14 image
-# tower at 224 px (about 162 GMAC) plus its text tower (about 6 GMAC per prompt).
-EXTRACTOR_TFLOP = {"inception": 0.0114, "hps": 0.336}
+# tower at 224 px (about 162 GMAC) plus its text tower (about 6 GMAC per prompt). Style: VGG-19
+# up to relu5_1 at 512 px (about 100 GMAC; the Gram matrices add about 2). Layout: Mask2Former
+# Swin-L at its processor's 384 px (about 120 GMAC) and Depth Anything V2 Large (ViT-L/14 at
+# 518 px with its DPT head, about 420 GMAC). Estimates to size a run, not measurements.
+EXTRACTOR_TFLOP = {"inception": 0.0114, "hps": 0.336, "style": 0.204, "layout": 1.08}
+# OCR (RapidOCR's PP-OCRv6 ONNX models on onnxruntime's CPU build) costs CPU time, not GPU time:
+# about 0.7 CPU-seconds per image without text and 1.0 with, at any image size (its detector
+# scales every image to 736 px), measured on this project's 2-core development machine.
+OCR_CPU_SECONDS = 1.0
 
 
 def job_counts(config: dict[str, Any]) -> dict[str, int]:
@@ -65,7 +74,8 @@ def job_counts(config: dict[str, Any]) -> dict[str, int]:
 
 
 def feature_cost(config: dict[str, Any]) -> dict[str, float]:
-    """Feature-table bytes and extraction GPU-hours (FLOP estimate) of the quality stage."""
+    """Images read, feature-table bytes and extraction GPU-hours (FLOP estimate) per extractor:
+    the quality stage's Inception and HPS, the style and the layout stage's."""
     sizes = prompt_set_sizes(config)
     seeds = config["seeds"]["count"]
     models = quality_models(config)
@@ -73,11 +83,26 @@ def feature_cost(config: dict[str, Any]) -> dict[str, float]:
         name: len(models) * seeds * sum(sizes[s] for s in names)
         for name, names in quality_sets(config).items()
     }
+    style = config["style"]
+    images["style"] = (
+        len(style_models(config)) * seeds * style["prompts"] * len(style["prompt_sets"])
+    )
+    ocr_images = sum(
+        seeds * sizes[s] for m in inpainting_models(config) for s in inpaint_sets(config, m)
+    )
+    layout = layout_models(config)
+    images["layout"] = len(layout) * seeds * sizes[config["layout"]["prompt_set"]] if layout else 0
+    row_bytes = FEATURE_BYTES | {
+        "style": (len(MEASURES) + config["features"]["style"]["dim"]) * 4 + 80
+    }
     return {
-        "bytes": sum(images[n] * FEATURE_BYTES[n] for n in images),
-        "gpu_hours": sum(
-            images[n] * EXTRACTOR_TFLOP[n] / (PEAK_TFLOPS * ASSUMED_MFU) / 3600 for n in images
-        ),
+        "images": images,
+        "bytes": sum(images[n] * row_bytes[n] for n in images) + ocr_images * (3 * 4 + 80),
+        "ocr_images": ocr_images,
+        "ocr_cpu_hours": ocr_images * OCR_CPU_SECONDS / 3600,
+        "gpu_hours_by_extractor": {
+            n: images[n] * EXTRACTOR_TFLOP[n] / (PEAK_TFLOPS * ASSUMED_MFU) / 3600 for n in images
+        },
     }
 
 
@@ -186,12 +211,16 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "images": sum(m["images"] for m in models.values()),
             "shard_bytes": sum(m["shard_bytes"] for m in models.values()),
             "feature_bytes": features["bytes"],
+            "feature_images": features["images"],
+            "ocr_images": features["ocr_images"],
+            "ocr_cpu_hours": features["ocr_cpu_hours"],
             "gpu_hours": {
                 "captioning": caption_hours,
                 "classifier": classifier_cost(config)["hours_per_model"]
                 * len(classifier_models(config)),
                 "generation": sum(m["generation_gpu_hours"] for m in models.values()),
-                "features": features["gpu_hours"],
+                "features": sum(features["gpu_hours_by_extractor"].values()),
+                "features_by_extractor": features["gpu_hours_by_extractor"],
             },
         },
     }
@@ -228,6 +257,13 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"features {_size(t['feature_bytes'])}",
         f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}, "
         f"features {hours['features']:,.1f}, seed classifier {hours['classifier']:,.1f}",
+        "features per extractor: "
+        + ", ".join(
+            f"{name} {t['feature_images'][name]:,} images {h:,.1f} GPU-h"
+            for name, h in hours["features_by_extractor"].items()
+        ),
+        f"OCR of inpaintings: {t['ocr_images']:,} images, about {t['ocr_cpu_hours']:,.0f} "
+        "CPU-hours (onnxruntime on CPU)",
     ]
     return "\n".join(lines)
 

@@ -2,15 +2,15 @@
 
 A bank is a JSON file (``results/<run>/seedbank/<model>.json``) that names the model and the
 sampler settings its statistics hold for, the hash of the run's config, and per seed its
-statistics on each scored prompt set and its tags (``golden``, ``inferior``; later stages add
-``diverse``, style and ``text`` tags). Use it like this (the README's example, and a test
-runs it)::
+statistics on each scored prompt set and its tags (``golden``, ``inferior``, the style tags
+``grayscale``, ``sky`` and ``border``; an inpainting model's bank has ``text``). Use it like
+this (the README's example, and a test runs it)::
 
     import torch
     from seedscope.seedbank import load_bank, load_pipeline, pick, pipeline_settings
 
     bank = load_bank("results/paper/seedbank/sd2.json")
-    seeds = pick(bank, n=4, prefer=["golden"], avoid=["text"])  # or order="random", seed=0
+    seeds = pick(bank, n=4, prefer=["golden"], avoid=["grayscale", "border"])  # or order="random"
     pipe = load_pipeline(bank, device="cuda")  # the studied class, weights, dtype, scheduler
     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]  # one per image
     images = pipe(
@@ -77,25 +77,63 @@ def _stats(row: pd.Series) -> dict[str, float]:
     return out
 
 
+# Per-seed appearance columns a bank keeps (the tables hold more: counts, measure means).
+APPEARANCE_TAGS = ("grayscale", "sky", "border")
+APPEARANCE_COLUMNS = {
+    "style": tuple(f"{f}_{c}" for f in APPEARANCE_TAGS for c in ("rate", "lo", "hi")),
+    "style_map": ("x", "y"),
+    "layout": ("detection_rate", "x_mean", "y_mean", "size_mean", "depth_mean"),
+    "text": tuple(
+        f"{task}_{c}"
+        for task in ("removal", "completion")
+        for c in ("ratio", "ratio_lo", "ratio_hi", "text_rate")
+    ),
+}
+
+
+def _numbers(row: pd.Series, columns: Sequence[str]) -> dict[str, float | None]:
+    """``columns`` of ``row`` as JSON numbers (None for a missing value: no detection)."""
+    return {c: None if pd.isna(row[c]) else float(row[c]) for c in columns if c in row.index}
+
+
 def build_bank(
     model: str,
     spec: dict[str, Any],
     per_set: dict[str, pd.DataFrame],
     tags: dict[str, Sequence[int]],
-    selection: dict[str, Any],
+    selection: dict[str, Any] | None,
     config_sha256: str,
     device: str = "auto",
+    appearance: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """A bank for ``model`` from its per-seed tables (``per_set[set]``) and tagged seed lists.
 
     Seeds are listed best first by ``quality_rank``: the mean of their ranks on the selection
     set's metrics (``selection["set"]``, ``selection["metrics"]``). ``bank["model"]`` holds the
     model's config entry ``spec`` (its ``MODEL_KEYS``) and the run's ``device`` setting, which
-    decides what ``dtype: auto`` meant.
+    decides what ``dtype: auto`` meant. ``appearance`` may hold the per-seed ``style`` table
+    (its rates go to each seed's ``style`` entry and its ``grayscale``, ``sky`` and ``border``
+    tags to the tags), the ``style_map`` (``style_map: {x, y}``) and the ``layout`` table
+    (``layout``: detection rate and mean layout). An inpainting model's bank has no quality
+    tables (``per_set`` empty, ``selection`` None): its ``text`` table gives each seed's
+    per-task text ratios and the ``text`` tag, and seeds are listed fewest text first.
     """
+    appearance = {k: v.set_index("seed") for k, v in (appearance or {}).items()}
+    tags = dict(tags)
+    if "style" in appearance:
+        style = appearance["style"]
+        for flag in APPEARANCE_TAGS:
+            tags[flag] = style.index[style[f"{flag}_tag"].astype(bool)].tolist()
+    if "text" in appearance:
+        text = appearance["text"]
+        tags["text"] = text.index[text["text_tag"].astype(bool)].tolist()
     indexed = {name: table.set_index("seed") for name, table in per_set.items()}
-    main = indexed[selection["set"]]
-    quality = main[[f"{m}_rank" for m in selection["metrics"]]].mean(axis=1)
+    if selection is None:  # an inpainting model: no quality scores, fewest text first
+        ratios = [c for c in appearance["text"].columns if c.endswith("_ratio_rank")]
+        quality = (-appearance["text"][ratios].mean(axis=1)).rank(method="average")
+    else:
+        main = indexed[selection["set"]]
+        quality = main[[f"{m}_rank" for m in selection["metrics"]]].mean(axis=1)
     seeds = []
     for seed in quality.sort_values(kind="stable").index:
         seeds.append(
@@ -106,6 +144,11 @@ def build_bank(
                 "stats": {
                     name: _stats(table.loc[seed]) if seed in table.index else {}
                     for name, table in indexed.items()
+                },
+                **{
+                    name: _numbers(table.loc[seed], APPEARANCE_COLUMNS[name])
+                    for name, table in appearance.items()
+                    if seed in table.index
                 },
             }
         )

@@ -75,7 +75,8 @@ def test_each_per_seed_block_reads_one_feature_table_of_its_metrics_extractor(pa
     dag = Dag(paper)
     jobs = dag.perseed_block_jobs()
     tables = {dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j) for j in jobs}
-    assert len(tables) == len(jobs) == dag.job_counts()["extract_features"]
+    extraction = dag.job_counts()["extract_features"]
+    assert len(tables) == len(jobs) == extraction - len(dag.appearance_jobs()) - len(dag.ocr_jobs())
     # FID on the COCO sets only; HPS also on PartiPrompts (Table 1's HPS rows)
     assert {(j["metric"], j["set"]) for j in jobs} == {
         ("fid", "coco1"),
@@ -111,7 +112,19 @@ def test_disabled_stages_leave_no_jobs_and_no_targets(paper):
     no_quality = Dag(changed(paper, lambda c: c["quality"].update(enabled=False)))
     assert no_quality.quality_outputs() == [] and no_quality.perseed_block_jobs() == []
     counts = no_quality.job_counts()
-    assert not {"extract_features", "perseed_block", "table1", "seedbank"} & set(counts)
+    assert not {"perseed_block", "table1", "seedbank"} & set(counts)
+    others = len(no_quality.appearance_jobs()) + len(no_quality.ocr_jobs())  # style, layout, OCR
+    assert counts["extract_features"] == others
+    neither = Dag(
+        changed(
+            paper,
+            lambda c: [
+                c[stage].update(enabled=False)
+                for stage in ("quality", "style", "layout", "inpainting")
+            ],
+        )
+    )
+    assert neither.appearance_outputs() == [] and "extract_features" not in neither.job_counts()
     no_second = Dag(changed(paper, lambda c: c["quality"].update(generalisation_set=None)))
     assert no_second.generalisation_figures() == []
     assert "fig_generalisation" not in no_second.job_counts()

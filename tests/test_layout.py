@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from seedscope.errors import ConfigError, FeatureError
-from seedscope.layout.extractor import COCO_LABELS, check_objects, coco_label, pick_instance
+from seedscope.layout.extractor import pick_instance
+from seedscope.layout.labels import COCO_LABELS, check_objects, coco_label
 from seedscope.layout.measures import LAYOUT_COLUMNS, layout_batch, object_layout
 from seedscope.layout.perseed import _components, _shares, seed_layout, variance_shares
 from seedscope.style.perseed import rate_interval
@@ -229,3 +230,13 @@ def test_two_way_bootstrap_covers_the_true_seed_share_and_one_way_does_not():
     assert 0.9 <= covered / datasets <= 0.99
     assert prompts_only / datasets < 0.8
     np.testing.assert_allclose(np.mean(estimates, axis=0), [1.0, 0.5, 1.0], atol=0.1)
+
+
+def test_variance_shares_without_detections_are_nan_with_counts():
+    seeds, prompts = np.repeat(np.arange(4), 3), np.tile([f"p{i}" for i in range(3)], 4)
+    values = np.zeros((12, 5), np.float32)
+    values[:, 1:] = np.nan
+    shares = variance_shares(seeds, prompts, values, resamples=100)
+    assert list(shares["component"]) == ["x", "y", "size", "depth"]
+    assert shares["seed_share"].isna().all() and (shares["n_missing"] == 12).all()
+    assert (shares["n_images"] == 0).all()

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from seedscope.errors import ConfigError, FeatureError
-from seedscope.layout.extractor import COCO_LABELS, load_layout
+from seedscope.layout.extractor import load_layout
+from seedscope.layout.labels import COCO_LABELS
 from seedscope.layout.measures import LAYOUT_COLUMNS
 from seedscope.tiny.extractors import FORMAT, read_tiny_config
 from seedscope.tiny.layout import build_tiny_layout

@@ -73,7 +73,10 @@ def lookup(config: dict[str, Any], key: str) -> Any:
     if match := re.fullmatch(r"prompts\((.+)\)", key):
         sizes = prompt_set_sizes(config)
         name = match.group(1)
-        return sum(sizes.values()) if name == "*" else sizes[name]
+        if name == "*":  # the text-to-image prompts (inpaint sets are image-mask pairs)
+            sets = config["prompt_sets"]
+            return sum(n for s, n in sizes.items() if sets[s]["kind"] != "inpaint")
+        return sizes[name]
     if match := re.fullmatch(r"len\((.+)\)", key):
         return len(lookup(config, match.group(1)))
     value: Any = config

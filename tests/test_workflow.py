@@ -13,11 +13,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from seedscope.config import load_config, prompt_set_sizes
 from seedscope.dag import PATHS
+from seedscope.features.table import read_table
 from seedscope.shards import ShardReader, verify
 
 from conftest import DEMO, REPO, snakemake
@@ -56,7 +58,7 @@ def write_config(path: Path, base: Path = DEMO, **changes) -> Path:
 def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     run = demo / "results" / "demo"
     shards = sorted((run / "images").glob("*/*/*.tar"))
-    assert len(shards) == 2 * 4  # models x prompt sets, one seed block
+    assert len(shards) == 2 * 4 + 2  # models x prompt sets, and sd2-inpaint's two tasks
     sizes = prompt_set_sizes(load_config(DEMO))  # 12 COCO prompts per set, 4 parti, 4 synthetic
     for shard in shards:
         assert verify(shard) == sizes[shard.parent.name] * 32
@@ -68,12 +70,59 @@ def test_demo_leaves_verified_shards_and_the_seed_swap_figure(demo):
     assert (run / "models" / "sd2-inpaint" / "model_index.json").exists()
     summary = (run / "tables" / "run_summary.csv").read_text().splitlines()
     total = dict(zip(summary[0].split(","), summary[-1].split(","), strict=True))
-    assert int(total["images"]) == 2 * sum(sizes.values()) * 32 and float(total["job_hours"]) > 0
+    text_sets = sum(n for name, n in sizes.items() if name not in ("removal", "completion"))
+    images = (2 * text_sets + sizes["removal"] + sizes["completion"]) * 32
+    assert int(total["images"]) == images and float(total["job_hours"]) > 0
     for model in ("sd2", "sdxl-turbo"):
         report = json.loads((run / "classifier" / model / "test_report.json").read_text())
         assert report["images"] == 4 * 32 and report["chance"] == 1 / 32
         assert report["accuracy"] > 10 * report["chance"]  # seeds are recognisable
         assert (run / "figures" / f"fig4_gradcam_{model}.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_demo_makes_the_style_and_layout_tables_figures_and_bank_entries(demo):
+    run = demo / "results" / "demo"
+    for model in ("sd2", "sdxl-turbo"):
+        for fig in ("fig8_style_map", "fig9_style_seeds", "fig10_layout"):
+            assert (run / "figures" / f"{fig}_{model}.png").stat().st_size > 1000
+            assert (run / "figures" / f"{fig}_{model}.pdf").stat().st_size > 1000
+        rates = pd.read_csv(run / "tables" / f"style_rates_{model}.csv")
+        assert list(rates["seed"]) == list(range(32)) and (rates["n"] == 12).all()
+        positions = pd.read_csv(run / "tables" / f"style_map_{model}.csv")
+        assert (
+            list(positions["seed"]) == list(range(32)) and positions[["x", "y"]].notna().all().all()
+        )
+        layout = pd.read_csv(run / "tables" / f"layout_means_{model}.csv")
+        assert list(layout["seed"]) == list(range(32)) and (layout["n"] == 4).all()
+        variance = pd.read_csv(run / "tables" / f"layout_variance_{model}.csv")
+        assert len(variance) == 4
+        bank = json.loads((run / "seedbank" / f"{model}.json").read_text())
+        assert {"grayscale", "sky", "border"} <= set(bank["tags"])
+        assert all("style" in s and "style_map" in s and "layout" in s for s in bank["seeds"])
+        style_table = read_table(
+            run / "features" / "style" / model / "coco1" / "seeds-0000-0031.npz"
+        )
+        assert len(style_table) == 32 * 12 and style_table.meta["extractor"] == "style"
+
+
+@pytest.mark.slow
+def test_demo_inpaints_every_pair_and_tags_text_prone_seeds(demo):
+    run = demo / "results" / "demo"
+    pairs = [json.loads(line) for line in (run / "inpainting" / "pairs" / "pairs.jsonl").open()]
+    assert len(pairs) == 2
+    for task in ("removal", "completion"):
+        shard = run / "images" / "sd2-inpaint" / task / "seeds-0000-0031.tar"
+        assert verify(shard) == 2 * 32
+        ocr = read_table(run / "features" / "ocr" / "sd2-inpaint" / task / "seeds-0000-0031.npz")
+        assert len(ocr) == 2 * 32 and ocr.meta["backend"] == "rapidocr"
+        assert ((ocr.features[:, 0] >= 0) & (ocr.features[:, 0] <= 1)).all()
+    text = pd.read_csv(run / "tables" / "text_sd2-inpaint.csv")
+    assert list(text["seed"]) == list(range(32)) and (text["removal_n"] == 2).all()
+    bank = json.loads((run / "seedbank" / "sd2-inpaint.json").read_text())
+    assert "text" in bank["tags"] and all("text" in s for s in bank["seeds"])
+    for name in ("fig12_inpainting_text_sd2-inpaint.png", "fig12_inpainting_text_sd2-inpaint.pdf"):
+        assert (run / "figures" / name).stat().st_size > 1000
 
 
 @pytest.mark.slow
@@ -86,6 +135,9 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     # 2 models x 4 sets, one new block, and what reads every shard: the summary and classifiers
     expected = {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(2)
     expected |= QUALITY(models=2, extract=10)  # 5 (set, extractor) pairs x 2 models, 1 block
+    expected = merged(expected, STYLE(2, extract=2), LAYOUT(2, extract=2))
+    # and the inpainting model's two tasks: shards, OCR, its text table, fig 12 and bank
+    expected = merged(expected, {"generate": 2, "seedbank": 1}, INPAINTING(extract=2))
     assert planned_jobs(result) == expected
     assert "seeds-0032-0063" in result.stdout and "seeds-0000-0031.tar\n" not in result.stdout
 
@@ -109,23 +161,61 @@ def QUALITY(models: int, extract: int = 0, figures: bool = True) -> dict[str, in
     return {rule: n for rule, n in jobs.items() if n}
 
 
+def STYLE(models: int, extract: int = 0) -> dict[str, int]:  # noqa: N802
+    """The style jobs of ``models`` models after ``extract`` new style feature tables (the seed
+    banks that read them are QUALITY's or the case's)."""
+    jobs = {"extract_features": extract, "style_table": models, "style_map": models}
+    return jobs | {"fig8_style_map": models, "fig9_style_seeds": models}
+
+
+def LAYOUT(models: int, extract: int = 0) -> dict[str, int]:  # noqa: N802
+    """The layout jobs of ``models`` models after ``extract`` new layout feature tables."""
+    return {"extract_features": extract, "layout_table": models, "fig10_layout": models}
+
+
+def INPAINTING(extract: int = 0) -> dict[str, int]:  # noqa: N802
+    """The inpainting model's jobs after ``extract`` new OCR tables (demo: two tasks)."""
+    return {"extract_features": extract, "text_table": 1, "fig12_inpainting_text": 1}
+
+
+def merged(*parts: dict[str, int]) -> dict[str, int]:
+    """Job counts added up rule by rule (several stages extract features)."""
+    total: dict[str, int] = {}
+    for part in parts:
+        for rule, n in part.items():
+            total[rule] = total.get(rule, 0) + n
+    return {rule: n for rule, n in total.items() if n}
+
+
 RERUNS = {
     # change -> exact jobs planned, and a substring every planned shard path contains
     "add a prompt to a set": (
         {"prompt_sets.synthetic.objects": ["dog", "apple", "cat"]},
-        {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1} | CLASSIFIERS(2),
+        {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1, "seedbank": 2}
+        | CLASSIFIERS(2)
+        | LAYOUT(2, extract=2),
         "/synthetic/",
     ),
     "change sdxl-turbo's guidance": (
         {"models.sdxl-turbo.guidance": 1.5},
-        {"generate": 4, "run_summary": 1, "all": 1} | CLASSIFIERS(1) | QUALITY(1, extract=5),
+        merged(
+            {"generate": 4, "run_summary": 1, "all": 1},
+            CLASSIFIERS(1),
+            QUALITY(1, extract=5),
+            STYLE(1, extract=1),
+            LAYOUT(1, extract=1),
+        ),
         "/sdxl-turbo/",
     ),
     "change sd2's steps (seed swap uses sd2)": (
         {"models.sd2.steps": 12},
-        {"generate": 4, "seed_swap": 1, "plot_seed_swap": 1, "run_summary": 1, "all": 1}
-        | CLASSIFIERS(1)
-        | QUALITY(1, extract=5),
+        merged(
+            {"generate": 4, "seed_swap": 1, "plot_seed_swap": 1, "run_summary": 1, "all": 1},
+            CLASSIFIERS(1),
+            QUALITY(1, extract=5),
+            STYLE(1, extract=1),
+            LAYOUT(1, extract=1),
+        ),
         "/sd2/",
     ),
     "change the seed-swap prompts": (
@@ -135,7 +225,9 @@ RERUNS = {
     ),
     "change a plotting option": (
         {"plots.dpi": 100},
-        {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1},
+        {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1}
+        | {"fig8_style_map": 2, "fig9_style_seeds": 2, "fig10_layout": 2}
+        | {"fig12_inpainting_text": 1},
         None,
     ),
     "change a parti sample": (
@@ -176,6 +268,37 @@ RERUNS = {
     "give Table 1 its own prompt count": (
         {"quality.table1.prompts": 4},
         {"table1": 1, "all": 1},
+        None,
+    ),
+    "change a style extractor setting": (
+        {"features.style.dim": 32},
+        merged({"seedbank": 2, "all": 1}, STYLE(2, extract=2)),
+        None,
+    ),
+    "change a style flag threshold": (
+        {"style.thresholds": {"grayscale_max_chroma": 0.05}},
+        # the tags change: figs 8-9 and the banks; no image is read again, no map recomputed
+        {"style_table": 2, "fig8_style_map": 2, "fig9_style_seeds": 2, "seedbank": 2, "all": 1},
+        None,
+    ),
+    "change a layout setting": (
+        {"features.layout.score_threshold": 0.3},
+        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2)),
+        None,
+    ),
+    "change the inpainting pair selection": (
+        {"inpainting.selection_seed": 3},
+        # new pairs: both task sets, their shards, OCR and what reads it; nothing else
+        merged(
+            {"inpaint_pairs": 1, "prompt_set": 2, "generate": 2, "run_summary": 1},
+            {"seedbank": 1, "all": 1},
+            INPAINTING(extract=2),
+        ),
+        "/sd2-inpaint/",
+    ),
+    "change an OCR setting": (
+        {"features.ocr.min_confidence": 0.6},
+        merged({"seedbank": 1, "all": 1}, INPAINTING(extract=2)),
         None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),

@@ -1,8 +1,11 @@
 """One interface for every feature extractor: load by name from the ``features:`` config.
 
 An extractor is called as ``extractor(images, prompts)`` with HxWx3 uint8 arrays and their
-prompt texts and returns an (N, D) float32 array (Inception: pool3 features, D = 2048; HPS: the
-score, D = 1). ``extractor.meta`` names it, its version and its weights (file and sha256) and D;
+prompt texts (or, for one with ``needs_objects``, the object each prompt names) and returns an
+(N, D) float32 array (Inception: pool3 features, D = 2048; HPS: the score, D = 1; style: the
+style measures and the projected Gram vector; layout: found, x, y, size, depth; OCR, given
+each image's inpainting mask: text ratio in the mask, has text, box count).
+``extractor.meta`` names it, its version and its weights (file and sha256) and D;
 it goes into every feature table's metadata.
 """
 
@@ -17,7 +20,7 @@ import torch
 
 from seedscope.errors import FeatureError
 
-EXTRACTORS = ("inception", "hps")
+EXTRACTORS = ("inception", "hps", "style", "layout", "ocr")
 
 
 class Extractor(Protocol):
@@ -40,7 +43,7 @@ def load_extractor(
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
 ) -> Extractor:
-    """Load extractor ``name`` (``inception`` or ``hps``) from its ``features.<name>`` settings.
+    """Load extractor ``name`` (one of ``EXTRACTORS``) from its ``features.<name>`` settings.
 
     ``weights``, when given, is the folder of a tiny extractor built by a rule (or any local
     weights) and overrides ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is
@@ -57,6 +60,18 @@ def load_extractor(
             f"build one with seedscope.tiny.extractors.build_tiny_extractor({name!r}, folder) "
             "(the workflow's rule does) and pass it as weights"
         )
+    if name == "ocr":
+        from seedscope.inpainting.ocr import load_ocr_extractor
+
+        return load_ocr_extractor(settings, device=device)
+    if name == "style":
+        from seedscope.style.extractor import load_style
+
+        return load_style(settings, device=device, weights=weights)
+    if name == "layout":
+        from seedscope.layout.extractor import load_layout
+
+        return load_layout(settings, device=device, weights=weights)
     if name == "inception":
         from seedscope.features.inception import load_inception
 

@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 16,
     "threads": None,
     "model_dir": None,
+    "det_limit_side_len": None,
 }
 BUNDLED = {  # rapidocr 3.10's models, in its wheel's rapidocr/models/
     "det": "PP-OCRv6_det_small.onnx",
@@ -98,6 +99,7 @@ def load_ocr(
     model_dir: str | Path | None = None,
     threads: int | None = None,
     device: str = "cpu",
+    det_limit_side_len: int | None = None,
 ) -> OCR:
     """An OCR engine with ``detect(image) -> list[TextBox]`` for an RGB uint8 H x W x 3 image.
 
@@ -105,7 +107,9 @@ def load_ocr(
     package; ``model_dir`` holds its ``det/`` and ``rec/`` models). ``threads`` caps the CPU
     threads of the rapidocr runtime (None: all cores). ``device`` ``cuda[:i]`` runs rapidocr on
     that GPU only where onnxruntime has the CUDA provider (the ``onnxruntime-gpu`` build), else
-    on CPU; ``meta["providers"]`` says which ran.
+    on CPU; ``meta["providers"]`` says which ran. ``det_limit_side_len`` replaces rapidocr's
+    736 px: its detector scales every image so that its short side is at least that (a cost
+    that does not depend on the image's own size); None keeps the library's value.
     """
     if backend not in BACKENDS:
         raise ConfigError(
@@ -122,8 +126,17 @@ def load_ocr(
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise ConfigError(f"{KEY}.threads must be null or a positive integer: {threads!r}")
+    if det_limit_side_len is not None and (
+        isinstance(det_limit_side_len, bool)
+        or not isinstance(det_limit_side_len, int)
+        or det_limit_side_len < 32
+    ):
+        raise ConfigError(
+            f"{KEY}.det_limit_side_len must be null or an integer of at least 32: "
+            f"{det_limit_side_len!r}"
+        )
     if backend == "rapidocr":
-        return _RapidOCR(float(min_confidence), threads, str(device))
+        return _RapidOCR(float(min_confidence), threads, str(device), det_limit_side_len)
     return _PaddleOCR(float(min_confidence), model_dir)
 
 
@@ -147,7 +160,9 @@ def _version(package: str) -> str | None:
 class _RapidOCR:
     """rapidocr 3.10 on onnxruntime with its bundled models, passed by path."""
 
-    def __init__(self, min_confidence: float, threads: int | None, device: str) -> None:
+    def __init__(
+        self, min_confidence: float, threads: int | None, device: str, limit: int | None = None
+    ) -> None:
         try:
             import onnxruntime
             import rapidocr
@@ -187,6 +202,8 @@ class _RapidOCR:
             "Cls.model_path": self.models["cls"]["path"],
             "Rec.model_path": self.models["rec"]["path"],
         }
+        if limit is not None:
+            params["Det.limit_side_len"] = limit
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
             params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
@@ -507,7 +524,8 @@ class OCRExtractor:
 def load_ocr_extractor(settings: dict[str, Any], device: str = "cpu") -> OCRExtractor:
     """The ``ocr`` extractor from the ``features.ocr`` settings (keys and defaults:
     :data:`DEFAULTS`: ``backend``, ``min_confidence``, ``batch_size``, ``threads``,
-    ``model_dir`` for paddleocr). ``device``: see :func:`load_ocr`."""
+    ``det_limit_side_len`` for rapidocr, ``model_dir`` for paddleocr). ``device``: see
+    :func:`load_ocr`."""
     settings = {**DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
     size = settings["batch_size"]
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -518,5 +536,6 @@ def load_ocr_extractor(settings: dict[str, Any], device: str = "cpu") -> OCRExtr
         model_dir=settings["model_dir"],
         threads=settings["threads"],
         device=str(device),
+        det_limit_side_len=settings["det_limit_side_len"],
     )
     return OCRExtractor(ocr, size)

@@ -30,22 +30,9 @@ import torch
 
 from seedscope.errors import ConfigError, FeatureError, error_line
 from seedscope.files import file_sha256, json_sha256
+from seedscope.layout.labels import check_objects, coco_label
 from seedscope.layout.measures import DEPTH_CONVENTION, LAYOUT_COLUMNS, layout_batch
 
-# config.id2label of facebook/mask2former-swin-*-coco-instance: the COCO 2017 names, in order
-COCO_LABELS = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
-    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
-    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
-    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
-)  # fmt: skip
-LABELS_KEY = "features.layout.labels"
 DEFAULTS: dict[str, Any] = {
     "segmenter": "facebook/mask2former-swin-large-coco-instance",
     "depth": "depth-anything/Depth-Anything-V2-Large-hf",
@@ -54,33 +41,6 @@ DEFAULTS: dict[str, Any] = {
     "labels": {},
     "weights": None,
 }
-
-
-def coco_label(
-    object_name: str, aliases: Mapping[str, str] | None = None, key: str = LABELS_KEY
-) -> str:
-    """The COCO label of ``object_name``: ``aliases[object_name]`` if given, else the name.
-
-    Raises :class:`ConfigError` when that is not a COCO class; ``key`` is the config key of
-    ``aliases`` that the message tells to extend."""
-    label = (aliases or {}).get(object_name, object_name)
-    if label not in COCO_LABELS:
-        via = f" (mapped by {key} to {label!r})" if label != object_name else ""
-        raise ConfigError(
-            f"object {object_name!r}{via} is not a COCO class, so the layout segmenter cannot "
-            f"find it; add `{key}: {{{object_name}: <COCO label>}}` to the config "
-            f"(e.g. {{sofa: couch}}) or choose an object among the 80 COCO classes "
-            f"({', '.join(COCO_LABELS[:6])}, ..., {COCO_LABELS[-1]})"
-        )
-    return label
-
-
-def check_objects(
-    objects: Sequence[str], aliases: Mapping[str, str] | None = None, key: str = LABELS_KEY
-) -> None:
-    """Raise :class:`ConfigError` for the first object that has no COCO label."""
-    for name in objects:
-        coco_label(name, aliases, key)
 
 
 def pick_instance(

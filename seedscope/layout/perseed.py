@@ -210,11 +210,23 @@ def variance_shares(
     ``prompt_share``, ``residual_share``, their intervals ``seed_share_lo``, ``seed_share_hi``,
     ``prompt_share_lo``, ``prompt_share_hi``, ``n_images`` (detected) and ``n_missing``
     (seed x prompt cells without a detection, not found or not generated) (module docstring).
+    Without some seed and some prompt with two detections nothing can be split: every number
+    but the counts is NaN (a segmenter that finds nothing is a result, not an error).
     """
     _check(confidence, resamples)
     _, present, found, layout = layout_grid(seeds, prompt_ids, values)
+    counts = {"n_images": int(found.sum()), "n_missing": int(found.size - found.sum())}
     if (found.sum(axis=1) < 2).all() or (found.sum(axis=0) < 2).all():
-        raise FeatureError("variance shares need some seed and some prompt with 2 detections")
+        unknown = set(components) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(
+                f"unknown layout components {sorted(unknown)}; use some of {COMPONENTS}"
+            )
+        columns = [f"{k}_{v}" for v in ("var", "share") for k in ("seed", "prompt", "residual")]
+        columns += ["seed_share_lo", "seed_share_hi", "prompt_share_lo", "prompt_share_hi"]
+        return pd.DataFrame(
+            [{"component": c} | dict.fromkeys(columns, np.nan) | counts for c in components]
+        )
     z = found.astype(float)
     rng = np.random.default_rng(seed)
     s, p = found.shape

@@ -17,10 +17,14 @@ def build_prompt_set(
     coco_parts: list[int] | None = None,
     captions: str | Path | None = None,
     cache_dir: str | Path = "results/downloads",
+    pairs: str | Path | None = None,
+    removal_prompt: str | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of prompt set ``name`` from its (validated) config entry ``spec``.
 
     COCO sets take part ``spec["part"]`` of the captions file, split into ``coco_parts``.
+    Inpaint sets take every pair of the pair set in folder ``pairs``: the removal task with
+    ``removal_prompt``, the completion task with each pair's category name.
     """
     kind = spec["kind"]
     if kind == "synthetic":
@@ -47,4 +51,10 @@ def build_prompt_set(
             }
             for i, row in enumerate(part)
         ]
+    if kind == "inpaint":
+        from seedscope.inpainting.pairs import inpainting_prompts, read_pair_set
+
+        return inpainting_prompts(
+            read_pair_set(pairs), spec["task"], removal_prompt or "", set_name=name
+        )
     raise ValueError(f"unknown prompt set kind {kind!r}")

@@ -48,6 +48,16 @@ from seedscope.errors import ConfigError, FeatureError
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 FLAGS = ("grayscale", "sky", "border")
 MEASURES = ("chroma", "colourfulness", "sky_fraction", "border_std", "border_step")
+# Thresholds fields that set how a measure reads the pixels (features.style.measure); the others
+# only turn measures into flags (style.thresholds).
+MEASURE_FIELDS = (
+    "sky_band",
+    "sky_min_brightness",
+    "sky_max_gradient",
+    "border_outer",
+    "border_inset",
+)
+FLAG_FIELDS = ("grayscale_max_chroma", "sky_min_fraction", "border_max_std", "border_min_step")
 
 
 @dataclass(frozen=True)
@@ -103,12 +113,22 @@ def measure_batch(
     out["sky_fraction"] = _sky_fraction(pixels, t)
     out["border_std"], out["border_step"] = _border(pixels, t)
     out = {name: value.astype(np.float32) for name, value in out.items()}
-    out["grayscale"] = out["chroma"] <= t.grayscale_max_chroma
-    out["sky"] = out["sky_fraction"] >= t.sky_min_fraction
-    out["border"] = (out["border_std"] <= t.border_max_std) & (
-        out["border_step"] >= t.border_min_step
-    )
-    return out
+    return out | flags(out, t)
+
+
+def flags(measures: dict[str, np.ndarray], thresholds: Thresholds | None = None):
+    """The boolean :data:`FLAGS` of images from their raw :data:`MEASURES` (arrays of N).
+
+    Feature tables store the measures, not the flags, so that a changed threshold needs no
+    image read again.
+    """
+    t = thresholds or Thresholds()
+    return {
+        "grayscale": measures["chroma"] <= t.grayscale_max_chroma,
+        "sky": measures["sky_fraction"] >= t.sky_min_fraction,
+        "border": (measures["border_std"] <= t.border_max_std)
+        & (measures["border_step"] >= t.border_min_step),
+    }
 
 
 def measure_image(image: np.ndarray, thresholds: Thresholds | None = None) -> dict[str, object]:

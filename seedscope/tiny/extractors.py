@@ -24,7 +24,7 @@ from torch import nn
 from seedscope.errors import FeatureError
 
 FORMAT = "seedscope-tiny-extractor/1"
-TINY_EXTRACTORS = ("inception", "hps")
+TINY_EXTRACTORS = ("inception", "hps", "style", "layout")
 CONFIG_FILE = "config.json"
 
 TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
@@ -94,13 +94,23 @@ def read_tiny_config(folder: str | Path, name: str) -> dict[str, Any]:
 
 
 def build_tiny_extractor(name: str, folder: str | Path, seed: int = 0) -> Path:
-    """Build tiny extractor ``name`` (``inception`` or ``hps``) and save it to ``folder``.
+    """Build tiny extractor ``name`` (one of ``TINY_EXTRACTORS``) and save it to ``folder``.
 
     The weights come from ``torch.manual_seed(seed)``; returns the folder, which
-    :func:`seedscope.features.extractors.load_extractor` loads with ``weights="tiny"``.
+    :func:`seedscope.features.extractors.load_extractor` loads with ``weights="tiny"``. The
+    style net and the layout models are built by :mod:`seedscope.tiny.style` and
+    :mod:`seedscope.tiny.layout`.
     """
     if name not in TINY_EXTRACTORS:
         raise ValueError(f"unknown tiny extractor {name!r}; choose one of {TINY_EXTRACTORS}")
+    if name == "style":
+        from seedscope.tiny.style import build_tiny_style
+
+        return build_tiny_style(folder, seed=seed)
+    if name == "layout":
+        from seedscope.tiny.layout import build_tiny_layout
+
+        return build_tiny_layout(folder, seed=seed)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)  # model initialisation only

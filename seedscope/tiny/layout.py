@@ -68,7 +68,7 @@ def build_tiny_layout(folder: str | Path, seed: int = 0) -> Path:
         SwinConfig,
     )
 
-    from seedscope.layout.extractor import COCO_LABELS
+    from seedscope.layout.labels import COCO_LABELS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

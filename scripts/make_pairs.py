@@ -1,0 +1,27 @@
+"""The inpainting study's image-mask pairs, stored once as a pair set that later rules read.
+
+Reads:  snakemake.input.images      - COCO train2017 (zip or folder), or the demo's images
+        snakemake.input.annotations - COCO instance annotations (absent for the demo's masks)
+        snakemake.params.settings   - inpainting.{annotations, pairs, area_bounds, dilate,
+                                      selection_seed}
+        snakemake.params.resolution - the inpainting model's resolution
+Writes: snakemake.output[0]         - the pair set folder (<id>.png, <id>.mask.png, pairs.jsonl)
+"""
+
+from seedscope.inpainting.pairs import demo_pairs, select_pairs, write_pair_set, write_pairs
+from seedscope.jobs import start_job
+from seedscope.prompts.coco import list_images, open_image
+
+s = snakemake.params.settings
+log = start_job(snakemake, f"{s['pairs']} image-mask pairs -> {snakemake.output[0]}")
+images = snakemake.input.images
+if s["annotations"] == "demo":
+    named = [(name, open_image(images, name)) for name in list_images(images)[: s["pairs"]]]
+    items = demo_pairs(named, s["pairs"], snakemake.params.resolution, s["selection_seed"])
+    write_pairs(snakemake.output[0], items)
+else:
+    pairs = select_pairs(
+        snakemake.input.annotations, s["pairs"], s["area_bounds"], s["selection_seed"]
+    )
+    write_pair_set(snakemake.output[0], pairs, images, snakemake.params.resolution, s["dilate"])
+log.info("wrote %d pairs", s["pairs"])
