@@ -24,6 +24,7 @@ include: "rules/quality.smk"
 include: "rules/style.smk"
 include: "rules/layout.smk"
 include: "rules/inpainting.smk"
+include: "rules/diverse.smk"
 
 
 rule all:

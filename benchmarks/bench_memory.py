@@ -213,6 +213,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 "extractor": "inception",
                 "settings": {"weights": "clean-fid", "batch_size": 64},
                 "device": "cpu",
+                "sample": None,
             },
             "wildcards": {"extractor": "inception", "model": MODEL, "set": "coco1"},
             "stub_extractor": scale["dim"],

@@ -2,6 +2,7 @@
 # (rules/features.smk, quality.smk, style.smk, layout.smk, inpainting.smk); their job lists and
 # paths are seedscope/dag.py's.
 from seedscope.appearance import inpaint_sets
+from seedscope.diverse.settings import particle_seeds, pg_settings, pg_support
 from seedscope.dag import EXTRACTOR_OF, GENERALISATION_FIGURE
 
 
@@ -22,10 +23,15 @@ def extractor_weights_input(wildcards):
 
 
 def style_sample(wildcards):
-    """The style stage's analysis prompts (count and seed); None for other extractors."""
+    """The prompts a style job reads (count and seed): the style stage's analysis sample, or on
+    diverse.style_set the diverse seeds' evaluation sample; None for other extractors.
+    """
     if wildcards.extractor != "style":
         return None
-    return {k: config["style"][k] for k in ("prompts", "sample_seed")}
+    if wildcards.set in config["style"]["prompt_sets"]:
+        return {k: config["style"][k] for k in ("prompts", "sample_seed")}
+    diverse = config["diverse"]
+    return {"prompts": diverse["style_prompts"], "sample_seed": diverse["seed"]}
 
 
 def extractor_params():
@@ -127,3 +133,51 @@ def inpainting_resolution():
 def inpaint_tasks(wildcards):
     """The inpaint prompt sets (tasks) that this model renders."""
     return inpaint_sets(config, wildcards.model)
+
+
+DIVERSE = config["diverse"]
+
+
+def diverse_params():
+    """The settings of the diverse-seed tables: FPS, the evaluation prompts, the intervals."""
+    keys = ("c", "repeats", "seed", "random_draws", "style_prompts", "split_seed")
+    return canonical(
+        {k: DIVERSE[k] for k in (*keys, "confidence", "resamples", "style_set")}
+        | {"layout_set": LAYOUT["prompt_set"], "style_sample": style_sample_settings()}
+    )
+
+
+def style_sample_settings():
+    return {k: STYLE[k] for k in ("prompts", "sample_seed")}
+
+
+def particle_input(wildcards):
+    """The model (tiny folder) and the prompts of a Particle Guidance shard."""
+    return model_inputs(wildcards.model) | {
+        "prompts": JOBS.path("prompts", set=wildcards.set)
+    }
+
+
+def fig11_input(wildcards):
+    """The diverse seed sets, every seed's image of the style evaluation set, and the model's
+    Particle Guidance shard of it where Particle Guidance renders the model."""
+    style_set = DIVERSE["style_set"]
+    inputs = {
+        "sets": JOBS.path("diverse_seeds", model=wildcards.model),
+        "shards": JOBS.shards(wildcards.model, [style_set]),
+        "prompts": JOBS.path("prompts", set=style_set),
+    }
+    if wildcards.model in JOBS.pg_models():
+        inputs["particle"] = JOBS.path(
+            "particle_shard", model=wildcards.model, set=style_set
+        )
+    return inputs
+
+
+def tiny_layout_proposals(wildcards):
+    """The tiny segmenter proposes the layout set's objects (so the demo finds them)."""
+    if wildcards.extractor != "layout":
+        return None
+    spec = config["prompt_sets"].get(LAYOUT["prompt_set"], {})
+    labels = config["features"]["layout"]["labels"]
+    return sorted({labels.get(o, o) for o in spec.get("objects", [])})

@@ -13,6 +13,7 @@ rule tiny_extractor:
         **cluster_resources(mem_mb=2000, minutes=10),
     params:
         name=lambda wildcards: wildcards.extractor,
+        proposes=tiny_layout_proposals,
     script:
         "../scripts/build_tiny_extractor.py"
 

@@ -3,8 +3,12 @@
 Reads:  snakemake.input.tables, .golden - per-seed tables and golden/inferior seeds
         snakemake.input.style, .style_map, .layout - where the model is studied there
         snakemake.input.text - an inpainting model's per-seed text table (its only input)
+        snakemake.input.diverse - the model's diverse seed sets (FPS), where it is compared
 Writes: snakemake.output.bank
 """
+
+import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -35,6 +39,9 @@ bank = build_bank(
     config_hash(snakemake.config),
     device=snakemake.config.get("device", "auto"),  # what the model's dtype "auto" meant
     appearance=appearance,
+    diverse=json.loads(Path(snakemake.input.diverse).read_text())
+    if hasattr(snakemake.input, "diverse")
+    else None,
 )
 save_bank(bank, snakemake.output.bank)
 log.info("%d seeds, tags %s", len(bank["seeds"]), {t: len(s) for t, s in bank["tags"].items()})

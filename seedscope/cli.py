@@ -81,7 +81,7 @@ def _pick(args) -> int:
 
     bank = load_bank(args.bank)
     prefer, avoid = _tags(args.prefer), _tags(args.avoid)
-    seeds = pick(bank, args.n, prefer, avoid, args.order, args.seed)
+    seeds = pick(bank, args.n, prefer, avoid, args.order, args.seed, diverse=args.diverse)
     if args.json:
         print(json.dumps({"model": bank["model"], "seeds": seeds}))
     else:
@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         "--avoid", action="append", default=[], help="tags to avoid, e.g. grayscale,border"
     )
     p.add_argument("--order", choices=["best", "random"], default="best")
+    p.add_argument(
+        "--diverse",
+        choices=["style", "layout"],
+        help="a seed set chosen to differ in style or layout (farthest point sampling)",
+    )
     p.add_argument("--seed", type=int, help="seed of --order random (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the model settings too, as JSON")
     p.set_defaults(run=_pick)

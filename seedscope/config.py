@@ -16,6 +16,7 @@ import yaml
 
 from seedscope.appearance import check_inpainting, check_layout, check_style
 from seedscope.checked import check_once
+from seedscope.diverse.settings import check_diverse
 from seedscope.errors import ConfigError
 from seedscope.models import check_local_weights, check_model_fit, looks_like_path
 
@@ -139,6 +140,7 @@ def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
     check_style(config)
     check_layout(config)
     check_inpainting(config)
+    check_diverse(config)
     swap = config["seed_swap"]
     if swap["model"] is not None and swap["model"] not in config["models"]:
         raise ConfigError(

@@ -22,6 +22,7 @@ from seedscope.config import (
     run_dir,
     seed_blocks,
 )
+from seedscope.diverse.settings import diverse_models, pg_models
 
 # the feature extractor behind each per-seed metric (FID and KID read Inception features)
 EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
@@ -60,6 +61,12 @@ PATHS = {
     "pairs": "inpainting/pairs",
     "text_table": "tables/text_{model}.csv",
     "fig12": "figures/fig12_inpainting_text_{model}.png",
+    "particle_shard": "particle/{model}/{set}.tar",
+    "particle_manifest": "particle/{model}/{set}.json",
+    "particle_features": "particle/features/{extractor}/{model}/{set}.npz",
+    "diverse_seeds": "tables/diverse_seeds_{model}.json",
+    "table2": "tables/table2_diverse_seeds.csv",
+    "fig11": "figures/fig11_diverse_seeds_{model}.png",
 }
 
 
@@ -255,6 +262,7 @@ class Dag:
         style, layout = self.config["style"], self.config["layout"]
         stages = [("style", m, s) for m in self.style_models() for s in style["prompt_sets"]]
         stages += [("layout", m, layout["prompt_set"]) for m in self.layout_models()]
+        stages += [("style", m, self.config["diverse"]["style_set"]) for m in self.diverse_models()]
         return [
             {"extractor": extractor, "model": model, "set": prompt_set, **block}
             for extractor, model, prompt_set in stages
@@ -292,6 +300,8 @@ class Dag:
             inputs["style_map"] = self.path("style_map", model=model)
         if model in self.layout_models():
             inputs["layout"] = self.path("layout_table", model=model)
+        if model in self.diverse_models():
+            inputs["diverse"] = self.path("diverse_seeds", model=model)
         return inputs
 
     # -- inpainting text artifacts (paper section 4.5) ----------------------------------------
@@ -336,6 +346,56 @@ class Dag:
         names = ("text_table", "fig12", "seedbank")
         return [self.path(n, model=m) for m in self.inpainting_models() for n in names]
 
+    # -- diverse seeds (paper section 4.4) ------------------------------------------------------
+    def diverse_models(self) -> list[str]:
+        """The models compared in Table 2."""
+        return diverse_models(self.config)
+
+    def pg_models(self) -> list[str]:
+        """The compared models that Particle Guidance renders."""
+        return pg_models(self.config)
+
+    def evaluation_sets(self) -> dict[str, str]:
+        """extractor -> the prompt set of its evaluation prompts (style: a sample of
+        diverse.style_set; layout: the evaluation half of the synthetic set)."""
+        return {
+            "style": self.config["diverse"]["style_set"],
+            "layout": self.config["layout"]["prompt_set"],
+        }
+
+    def particle_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every Particle Guidance shard: PG models x evaluation sets."""
+        sets = list(dict.fromkeys(self.evaluation_sets().values()))
+        return [{"model": m, "set": s} for m in self.pg_models() for s in sets]
+
+    def particle_feature_jobs(self) -> list[dict[str, str]]:
+        """Each PG shard's features: style on the style set's, layout on the layout set's."""
+        return [
+            {"extractor": extractor, "model": m, "set": s}
+            for m in self.pg_models()
+            for extractor, s in self.evaluation_sets().items()
+        ]
+
+    def table2_inputs(self) -> dict[str, list[str]]:
+        """What Table 2 reads, per kind, for every compared model in order."""
+        models, style_set = self.diverse_models(), self.config["diverse"]["style_set"]
+        return {
+            "seeds": [self.path("diverse_seeds", model=m) for m in models],
+            "style": [t for m in models for t in self.feature_tables("style", m, style_set)],
+            "layout": [t for m in models for t in self.layout_tables(m)],
+            "particle": [self.path("particle_features", **j) for j in self.particle_feature_jobs()],
+            "prompts": [self.path("prompts", set=s) for s in self.evaluation_sets().values()],
+        }
+
+    def diverse_outputs(self) -> list[str]:
+        """Table 2, fig. 11 and the diverse seed sets of every compared model."""
+        models = self.diverse_models()
+        if not models:
+            return []
+        return [self.path("table2")] + [
+            self.path(n, model=m) for m in models for n in ("diverse_seeds", "fig11")
+        ]
+
     # -- targets and counts -----------------------------------------------------------------
     def quality_outputs(self) -> list[str]:
         """Every per-seed table, figure, Table 1 and seed bank of the run."""
@@ -366,6 +426,7 @@ class Dag:
             *self.quality_outputs(),
             *self.appearance_outputs(),
             *self.inpainting_outputs(),
+            *self.diverse_outputs(),
         ]
 
     def job_counts(self) -> dict[str, int]:
@@ -412,6 +473,11 @@ class Dag:
             ),
             "inpaint_pairs": int(bool(inpainters)),
             "text_table": len(inpainters),
+            "particle_guidance": len(self.particle_jobs()),
+            "extract_particle_features": len(self.particle_feature_jobs()),
+            "diverse_seeds": len(self.diverse_models()),
+            "table2": int(bool(self.diverse_models())),
+            "fig11_diverse_seeds": len(self.diverse_models()),
             "fig12_inpainting_text": len(inpainters),
             "style_table": len(self.style_models()),
             "style_map": len(self.style_models()),

@@ -105,6 +105,7 @@ def build_bank(
     config_sha256: str,
     device: str = "auto",
     appearance: dict[str, pd.DataFrame] | None = None,
+    diverse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A bank for ``model`` from its per-seed tables (``per_set[set]``) and tagged seed lists.
 
@@ -117,6 +118,8 @@ def build_bank(
     (``layout``: detection rate and mean layout). An inpainting model's bank has no quality
     tables (``per_set`` empty, ``selection`` None): its ``text`` table gives each seed's
     per-task text ratios and the ``text`` tag, and seeds are listed fewest text first.
+    ``diverse`` (the diverse-seed stage's sets: ``c`` and ``sets`` by feature, each a list of
+    FPS runs) becomes ``bank["diverse"]``, which ``pick(..., diverse=...)`` reads.
     """
     appearance = {k: v.set_index("seed") for k, v in (appearance or {}).items()}
     tags = dict(tags)
@@ -158,6 +161,7 @@ def build_bank(
         "config_sha256": config_sha256,
         "selection": selection,
         "tags": {tag: sorted(int(s) for s in members) for tag, members in tags.items()},
+        "diverse": {"c": diverse["c"], **diverse["sets"]} if diverse else {},
         "seeds": seeds,
     }
 
@@ -195,15 +199,21 @@ def pick(
     avoid: Sequence[str] = (),
     order: str = "best",
     seed: int | None = None,
+    diverse: str | None = None,
 ) -> list[int]:
     """``n`` distinct seeds: those with a ``prefer`` tag first, never one with an ``avoid`` tag.
 
     ``order="best"`` takes seeds by quality rank; ``order="random"`` samples uniformly within
     the preferred seeds (then the rest), reproducibly for a given ``seed``. Tags that no seed
     carries are allowed (a bank made before a stage existed simply has none).
+    ``diverse="style"`` or ``"layout"`` returns instead a diverse seed set chosen by farthest
+    point sampling on that feature: the first set (of the bank's FPS runs) without an
+    ``avoid`` tag, ``n`` at most the set's size.
     """
     if n < 1:
         raise SeedBankError(f"n must be at least 1, got {n}")
+    if diverse is not None:
+        return _diverse(bank, n, avoid, diverse)
     if order not in ("best", "random"):
         raise SeedBankError(f"order must be 'best' or 'random', got {order!r}")
     allowed = [s for s in bank["seeds"] if not set(s["tags"]) & set(avoid)]
@@ -220,6 +230,28 @@ def pick(
             "ask for fewer seeds or avoid fewer tags"
         )
     return [int(s["seed"]) for s in chosen]
+
+
+def _diverse(bank: dict[str, Any], n: int, avoid: Sequence[str], feature: str) -> list[int]:
+    sets = bank.get("diverse", {})
+    if feature not in ("style", "layout") or feature not in sets:
+        have = [k for k in sets if k != "c"]
+        raise SeedBankError(
+            f"the bank has no diverse {feature!r} seed sets (it has {have or 'none'}); ask for "
+            "style or layout from a bank made with the diverse-seed stage"
+        )
+    if n > sets["c"]:
+        raise SeedBankError(
+            f"a diverse seed set holds {sets['c']} seeds (diverse.c), fewer than n={n}; ask for "
+            f"at most {sets['c']}, or rerun the stage with a larger diverse.c"
+        )
+    tagged = {s["seed"] for s in bank["seeds"] if set(s["tags"]) & set(avoid)}
+    for run in sets[feature]:
+        if not tagged & set(run):
+            return [int(s) for s in run[:n]]
+    raise SeedBankError(
+        f"every diverse {feature} seed set has a seed tagged {list(avoid)}; avoid fewer tags"
+    )
 
 
 def pipeline_settings(bank: dict[str, Any], device: str = "auto") -> dict[str, Any]:

@@ -101,9 +101,11 @@ def test_analysis_prompts_are_a_seeded_sample_in_file_order():
 def test_paper_dag_extracts_style_and_layout_once_per_shard_of_their_sets():
     dag = Dag(load_config(REPO / "config.yaml"))
     jobs = dag.appearance_jobs()
-    assert len(jobs) == len({tuple(j.values()) for j in jobs}) == 2 * 64 + 2 * 64
+    # style on the analysis set and (for the diverse seeds) the evaluation set, layout once
+    assert len(jobs) == len({tuple(j.values()) for j in jobs}) == 3 * 2 * 64
     assert {(j["extractor"], j["set"]) for j in jobs} == {
         ("style", "coco1"),
+        ("style", "coco2"),
         ("layout", "synthetic"),
     }
     counts = dag.job_counts()

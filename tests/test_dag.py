@@ -64,8 +64,9 @@ def test_generation_jobs_are_models_times_their_sets_times_blocks(paper):
     config = changed(paper, parti_only)
     dag = Dag(config)
     blocks = len(block_bounds(config))
-    assert len(dag.generation_jobs()) == (4 + 1) * blocks
-    assert len(dag.shards()) == len(set(dag.shards())) == (4 + 1) * blocks
+    # sd2 renders 4 sets, sdxl-turbo parti, sd2-inpaint its 2 tasks
+    assert len(dag.generation_jobs()) == (4 + 1 + 2) * blocks
+    assert len(dag.shards()) == len(set(dag.shards())) == (4 + 1 + 2) * blocks
     assert len(dag.shards("sdxl-turbo")) == blocks
     assert dag.shards("sd2", ["parti"]) == [s for s in dag.shards("sd2") if "/parti/" in s]
     assert len(dag.generation_benchmarks()) == len(dag.shards())
@@ -112,7 +113,8 @@ def test_disabled_stages_leave_no_jobs_and_no_targets(paper):
     no_quality = Dag(changed(paper, lambda c: c["quality"].update(enabled=False)))
     assert no_quality.quality_outputs() == [] and no_quality.perseed_block_jobs() == []
     counts = no_quality.job_counts()
-    assert not {"perseed_block", "table1", "seedbank"} & set(counts)
+    assert not {"perseed_block", "table1"} & set(counts)
+    assert counts["seedbank"] == len(no_quality.inpainting_models())  # text statistics only
     others = len(no_quality.appearance_jobs()) + len(no_quality.ocr_jobs())  # style, layout, OCR
     assert counts["extract_features"] == others
     neither = Dag(

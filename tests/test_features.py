@@ -319,12 +319,12 @@ SCRIPTS = textwrap.dedent(
 
     tmp, shard, prompts, coco_prompts, demo = sys.argv[1:]
     run("build_tiny_extractor", f"{tmp}/b.log", output={"folder": f"{tmp}/inception"},
-        params={"name": "inception"})
+        params={"name": "inception", "proposes": None})
     common = {"extractor": "inception", "settings": {"weights": "tiny", "batch_size": 4},
               "device": "cpu"}
     run("extract_features", f"{tmp}/e.log",
         input={"shard": shard, "prompts": prompts, "weights": f"{tmp}/inception"},
-        output={"table": f"{tmp}/features.npz"}, params=common)
+        output={"table": f"{tmp}/features.npz"}, params=common | {"sample": None})
     run("reference_features", f"{tmp}/r.log",
         input={"images": demo, "prompts": coco_prompts,
                "weights": f"{tmp}/inception"},

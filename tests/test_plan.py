@@ -12,8 +12,9 @@ from conftest import REPO
 
 def test_prompt_set_sizes_of_the_paper():
     sizes = prompt_set_sizes(load_config(REPO / "config.yaml"))
-    assert sizes == {"coco1": 10000, "coco2": 10000, "parti": 1632, "synthetic": 880}
-    assert sum(sizes.values()) == 22512
+    text = {"coco1": 10000, "coco2": 10000, "parti": 1632, "synthetic": 880}
+    assert sizes == text | {"removal": 500, "completion": 500}  # the inpainting pairs, per task
+    assert sum(text.values()) == 22512
 
 
 def test_calibration_replaces_the_flop_estimate_when_it_matches(tmp_path):
@@ -72,11 +73,11 @@ def test_cli_prints_and_writes_json(tmp_path):
     )
     assert (
         "generate" in result.stdout
-        and "512" in result.stdout
+        and "640" in result.stdout
         and "measured on H200" in result.stdout
     )
     plan = json.loads(out.read_text())
-    assert plan["jobs"]["generate"] == 512
+    assert plan["jobs"]["generate"] == 2 * 4 * 64 + 2 * 64  # text-to-image, then inpainting
     assert plan["models"]["sdxl-turbo"]["generation_gpu_hours"] == 23_052_288 * 0.01 / 3600
 
 

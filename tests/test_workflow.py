@@ -107,6 +107,24 @@ def test_demo_makes_the_style_and_layout_tables_figures_and_bank_entries(demo):
 
 
 @pytest.mark.slow
+def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(demo):
+    run = demo / "results" / "demo"
+    table = pd.read_csv(run / "tables" / "table2_diverse_seeds.csv")
+    assert set(table["model"]) == {"sd2", "sdxl-turbo"}
+    for suffix in ("md", "tex"):
+        text = (run / "tables" / f"table2_diverse_seeds.{suffix}").read_text()
+        assert "Particle Guidance" in text and "style FPS" in text
+    for model in ("sd2", "sdxl-turbo"):
+        sets = json.loads((run / "tables" / f"diverse_seeds_{model}.json").read_text())
+        assert len(sets["sets"]["style"]) == 3 and all(len(r) == 4 for r in sets["sets"]["style"])
+        bank = json.loads((run / "seedbank" / f"{model}.json").read_text())
+        assert bank["diverse"]["style"] == sets["sets"]["style"]
+        assert (run / "figures" / f"fig11_diverse_seeds_{model}.png").stat().st_size > 1000
+    assert verify(run / "particle" / "sd2" / "coco2.tar") == 6 * 4  # evaluation prompts x C
+    assert not (run / "particle" / "sdxl-turbo").exists()  # one step: nothing to guide
+
+
+@pytest.mark.slow
 def test_demo_inpaints_every_pair_and_tags_text_prone_seeds(demo):
     run = demo / "results" / "demo"
     pairs = [json.loads(line) for line in (run / "inpainting" / "pairs" / "pairs.jsonl").open()]
@@ -138,6 +156,8 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     expected = merged(expected, STYLE(2, extract=2), LAYOUT(2, extract=2))
     # and the inpainting model's two tasks: shards, OCR, its text table, fig 12 and bank
     expected = merged(expected, {"generate": 2, "seedbank": 1}, INPAINTING(extract=2))
+    # and the style features of the new seeds' evaluation prompts, then the diverse seeds
+    expected = merged(expected, {"extract_features": 2}, DIVERSE(seeds=2))
     assert planned_jobs(result) == expected
     assert "seeds-0032-0063" in result.stdout and "seeds-0000-0031.tar\n" not in result.stdout
 
@@ -178,6 +198,13 @@ def INPAINTING(extract: int = 0) -> dict[str, int]:  # noqa: N802
     return {"extract_features": extract, "text_table": 1, "fig12_inpainting_text": 1}
 
 
+def DIVERSE(seeds: int = 0, particles: int = 0, extract: int = 0) -> dict[str, int]:  # noqa: N802
+    """Table 2 and what feeds it: ``seeds`` models' seed sets (and their figs 11), ``particles``
+    new Particle Guidance shards, ``extract`` new PG feature tables."""
+    jobs = {"diverse_seeds": seeds, "fig11_diverse_seeds": seeds, "table2": 1}
+    return jobs | {"particle_guidance": particles, "extract_particle_features": extract}
+
+
 def merged(*parts: dict[str, int]) -> dict[str, int]:
     """Job counts added up rule by rule (several stages extract features)."""
     total: dict[str, int] = {}
@@ -191,9 +218,12 @@ RERUNS = {
     # change -> exact jobs planned, and a substring every planned shard path contains
     "add a prompt to a set": (
         {"prompt_sets.synthetic.objects": ["dog", "apple", "cat"]},
-        {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1, "seedbank": 2}
-        | CLASSIFIERS(2)
-        | LAYOUT(2, extract=2),
+        merged(
+            {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1, "seedbank": 2},
+            CLASSIFIERS(2),
+            LAYOUT(2, extract=2),
+            DIVERSE(seeds=2, particles=1, extract=1),  # sd2's PG shard of the synthetic set
+        ),
         "/synthetic/",
     ),
     "change sdxl-turbo's guidance": (
@@ -204,6 +234,8 @@ RERUNS = {
             QUALITY(1, extract=5),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
+            DIVERSE(seeds=1),
+            {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sdxl-turbo/",
     ),
@@ -215,6 +247,8 @@ RERUNS = {
             QUALITY(1, extract=5),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
+            DIVERSE(seeds=1, particles=2, extract=2),
+            {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sd2/",
     ),
@@ -227,7 +261,7 @@ RERUNS = {
         {"plots.dpi": 100},
         {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1}
         | {"fig8_style_map": 2, "fig9_style_seeds": 2, "fig10_layout": 2}
-        | {"fig12_inpainting_text": 1},
+        | {"fig12_inpainting_text": 1, "fig11_diverse_seeds": 2},
         None,
     ),
     "change a parti sample": (
@@ -272,7 +306,12 @@ RERUNS = {
     ),
     "change a style extractor setting": (
         {"features.style.dim": 32},
-        merged({"seedbank": 2, "all": 1}, STYLE(2, extract=2)),
+        # style features of analysis (coco1) and evaluation (coco2) prompts, and of sd2's PG
+        merged(
+            {"seedbank": 2, "all": 1, "extract_features": 2},
+            STYLE(2, extract=2),
+            DIVERSE(seeds=2, extract=1),
+        ),
         None,
     ),
     "change a style flag threshold": (
@@ -283,7 +322,7 @@ RERUNS = {
     ),
     "change a layout setting": (
         {"features.layout.score_threshold": 0.3},
-        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2)),
+        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2), DIVERSE(seeds=2, extract=1)),
         None,
     ),
     "change the inpainting pair selection": (
@@ -299,6 +338,19 @@ RERUNS = {
     "change an OCR setting": (
         {"features.ocr.min_confidence": 0.6},
         merged({"seedbank": 1, "all": 1}, INPAINTING(extract=2)),
+        None,
+    ),
+    "change an FPS setting": (
+        {"diverse.repeats": 2},
+        # the seed sets, Table 2, fig. 11 and the banks that carry the sets; nothing rendered
+        merged({"seedbank": 2, "all": 1}, DIVERSE(seeds=2)),
+        None,
+    ),
+    "change a Particle Guidance setting": (
+        {"diverse.particle_guidance.strength": 0.2},
+        # sd2's PG shards (style and layout evaluation sets), their features, Table 2, its fig 11
+        {"particle_guidance": 2, "extract_particle_features": 2, "table2": 1}
+        | {"fig11_diverse_seeds": 1, "all": 1},
         None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),

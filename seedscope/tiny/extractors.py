@@ -93,13 +93,15 @@ def read_tiny_config(folder: str | Path, name: str) -> dict[str, Any]:
     return config
 
 
-def build_tiny_extractor(name: str, folder: str | Path, seed: int = 0) -> Path:
+def build_tiny_extractor(
+    name: str, folder: str | Path, seed: int = 0, proposes: list[str] | None = None
+) -> Path:
     """Build tiny extractor ``name`` (one of ``TINY_EXTRACTORS``) and save it to ``folder``.
 
     The weights come from ``torch.manual_seed(seed)``; returns the folder, which
     :func:`seedscope.features.extractors.load_extractor` loads with ``weights="tiny"``. The
     style net and the layout models are built by :mod:`seedscope.tiny.style` and
-    :mod:`seedscope.tiny.layout`.
+    :mod:`seedscope.tiny.layout` (``proposes``: the COCO labels the tiny segmenter proposes).
     """
     if name not in TINY_EXTRACTORS:
         raise ValueError(f"unknown tiny extractor {name!r}; choose one of {TINY_EXTRACTORS}")
@@ -110,7 +112,7 @@ def build_tiny_extractor(name: str, folder: str | Path, seed: int = 0) -> Path:
     if name == "layout":
         from seedscope.tiny.layout import build_tiny_layout
 
-        return build_tiny_layout(folder, seed=seed)
+        return build_tiny_layout(folder, seed=seed, proposes=proposes)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)  # model initialisation only

@@ -3,12 +3,16 @@ Depth Anything (tiny DINOv2 backbone), random weights from a fixed seed, saved w
 ``save_pretrained`` so that :func:`seedscope.layout.extractor.load_layout` loads them exactly as
 it loads the real checkpoints. Both process images at 64 px (the segmenter) and 56 px (the depth
 model: a multiple of its 14 px patches). Random weights rarely score an instance above the
-threshold, so most images are *not found*: enough for the workflow and its tests.
+threshold, so most images are *not found*. Given ``proposes`` (COCO labels, e.g. the demo's
+objects), the segmenter's class head instead proposes only those labels, each query equally
+likely to be any of them, so its (random) masks come back as detections of the prompt's object
+and the layout stage has numbers to work with; the masks still mean nothing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -51,12 +55,16 @@ TINY_DEPTH_ANYTHING = {
     "fusion_hidden_size": 16,
     "head_hidden_size": 8,
 }
+PROPOSAL_LOGIT = 10.0  # favoured labels' class logits, the others' negated: softmax ~ uniform
 IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
 
 
-def build_tiny_layout(folder: str | Path, seed: int = 0) -> Path:
+def build_tiny_layout(
+    folder: str | Path, seed: int = 0, proposes: Sequence[str] | None = None
+) -> Path:
     """Build the tiny layout models into ``folder`` (``segmenter/``, ``depth/``,
-    ``config.json``) with weights from ``torch.manual_seed(seed)``; returns the folder."""
+    ``config.json``) with weights from ``torch.manual_seed(seed)``; returns the folder.
+    ``proposes``: COCO labels the segmenter's class head proposes (module docstring)."""
     from transformers import (
         DepthAnythingConfig,
         DepthAnythingForDepthEstimation,
@@ -68,7 +76,7 @@ def build_tiny_layout(folder: str | Path, seed: int = 0) -> Path:
         SwinConfig,
     )
 
-    from seedscope.layout.labels import COCO_LABELS
+    from seedscope.layout.labels import COCO_LABELS, coco_label
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +85,15 @@ def build_tiny_layout(folder: str | Path, seed: int = 0) -> Path:
     seg_config = Mask2FormerConfig(
         backbone_config=SwinConfig(**TINY_SWIN), id2label=labels, **TINY_MASK2FORMER
     )
-    Mask2FormerForUniversalSegmentation(seg_config).save_pretrained(folder / "segmenter")
+    segmenter = Mask2FormerForUniversalSegmentation(seg_config)
+    if proposes:
+        favoured = [COCO_LABELS.index(coco_label(name)) for name in proposes]
+        head = segmenter.class_predictor  # num_labels + 1 logits, the last "no object"
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.fill_(-PROPOSAL_LOGIT)
+            head.bias[favoured] = PROPOSAL_LOGIT
+    segmenter.save_pretrained(folder / "segmenter")
     Mask2FormerImageProcessor(
         size={"height": 64, "width": 64}, size_divisor=32, ignore_index=255, **IMAGENET
     ).save_pretrained(folder / "segmenter")
@@ -99,5 +115,6 @@ def build_tiny_layout(folder: str | Path, seed: int = 0) -> Path:
         "depth_anything": TINY_DEPTH_ANYTHING,
     }
     config = {"format": FORMAT, "extractor": "layout", "seed": seed, "arch": arch}
+    config["proposes"] = sorted(proposes or [])
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder

@@ -1,0 +1,124 @@
+"""The diverse-seed comparison wired into the workflow: config checks before any job, the jobs
+the DAG schedules (Particle Guidance only where it applies), the stage functions on feature
+tables, and diverse seed sets in the seed bank."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seedscope.cli import main
+from seedscope.config import load_config, validate_config
+from seedscope.dag import Dag
+from seedscope.diverse.settings import pg_models, pg_support
+from seedscope.diverse.stage import seed_sets, table2_rows
+from seedscope.errors import ConfigError
+from seedscope.layout.tables import LayoutFeatures
+from seedscope.seedbank import SeedBankError, build_bank, load_bank, pick, save_bank
+from seedscope.style.tables import StyleFeatures
+
+from conftest import DEMO, REPO
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_config(DEMO)
+
+
+def changed(config, change):
+    config = copy.deepcopy(config)
+    change(config)
+    return validate_config(config, check_libraries=False)
+
+
+BAD = [
+    (lambda c: c["diverse"].update(c=33), r"diverse\.c: 33 seeds per prompt but only 32"),
+    (lambda c: c["diverse"].update(style_set="coco1"), r"diverse\.style_set: 'coco1' is also in"),
+    (lambda c: c["diverse"].update(style_prompts=13), r"diverse\.style_prompts: 13"),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(models=["sdxl-turbo"]),
+        r"particle_guidance\.models: 'sdxl-turbo': .*1 step",
+    ),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(kernel_space="pixels"),
+        r"kernel_space",
+    ),
+]
+
+
+@pytest.mark.parametrize("change,message", BAD, ids=[m[:26] for _, m in BAD])
+def test_bad_diverse_settings_stop_before_any_job(demo, change, message):
+    with pytest.raises(ConfigError, match=message):
+        changed(demo, change)
+
+
+def test_particle_guidance_runs_where_it_applies_and_says_why_elsewhere():
+    paper = load_config(REPO / "config.yaml")
+    assert pg_models(paper) == ["sd2"] and pg_support(paper, "sd2") is None
+    assert "no trajectory to guide" in pg_support(paper, "sdxl-turbo")
+    dag = Dag(paper)
+    counts = dag.job_counts()
+    assert counts["particle_guidance"] == 2 and counts["extract_particle_features"] == 2
+    assert counts["diverse_seeds"] == 2 and counts["table2"] == 1
+    style = [j for j in dag.appearance_jobs() if j["extractor"] == "style"]
+    assert {j["set"] for j in style} == {"coco1", "coco2"}  # analysis and evaluation prompts
+    assert dag.path("table2") in dag.targets()
+
+
+def features(n_seeds: int, prompts: list[str], rng, planted: bool):
+    """Style and layout features where seeds fall into 4 groups that look alike on every prompt
+    (or not, when ``planted`` is False)."""
+    seeds = np.repeat(np.arange(n_seeds), len(prompts))
+    ids = np.tile(prompts, n_seeds)
+    group = seeds % 4 if planted else rng.integers(0, 4, len(seeds))
+    centres = rng.normal(size=(4, 16))
+    gram = centres[group] + 0.1 * rng.normal(size=(len(seeds), 16))
+    style = StyleFeatures(ids, seeds, ids, {}, gram.astype(np.float32))
+    layout = np.column_stack([np.ones(len(seeds)), rng.uniform(size=(len(seeds), 4))])
+    return style, LayoutFeatures(seeds, ids, layout.astype(np.float32))
+
+
+def test_fps_sets_from_analysis_prompts_beat_random_seeds_on_evaluation_prompts():
+    rng = np.random.default_rng(0)
+    analysis = [f"a-{i:05d}" for i in range(6)]
+    evaluation = [f"e-{i:05d}" for i in range(20)]
+    params = {"c": 4, "repeats": 3, "seed": 0, "random_draws": 40, "confidence": 0.95,
+              "resamples": 200}  # fmt: skip
+    style_a, layout_a = features(24, analysis, rng, planted=True)
+    sets = seed_sets(style_a, layout_a, analysis, params)
+    assert len(sets["sets"]["style"]) == 3 and all(len(r) == 4 for r in sets["sets"]["style"])
+    assert all(len({s % 4 for s in run}) == 4 for run in sets["sets"]["style"])  # one per group
+    style_e, layout_e = features(24, evaluation, rng, planted=True)
+    prompts = {"style": evaluation, "layout": evaluation}
+    sets["layout_analysis"] = ["l-00000"]
+    rows = table2_rows(sets, style_e, layout_e, prompts, params, pg_note="not rendered").set_index(
+        "method"
+    )
+    fps = rows.loc["diverse seeds (style FPS)"]
+    assert fps["style_diff"] < 0 and fps["style_diff_hi"] < 0
+    assert rows.loc["random seeds", "style_diff"] == 0
+    assert rows.loc["Particle Guidance", "note"] == "not rendered"
+    with pytest.raises(ConfigError, match="both analysis prompts .* and evaluation prompts"):
+        table2_rows(sets, style_e, layout_e, {"style": analysis, "layout": evaluation}, params)
+
+
+def test_bank_returns_a_diverse_set_and_pick_checks_its_size(tmp_path, capsys):
+    per_seed = pd.DataFrame({"seed": range(8), "fid": np.arange(8.0), "fid_rank": range(1, 9)})
+    diverse = {"c": 4, "sets": {"style": [[5, 1, 7, 2], [0, 3, 6, 4]], "layout": [[2, 4, 6, 0]]}}
+    bank = build_bank("sd2", {"pipeline": "StableDiffusionPipeline"}, {"coco1": per_seed},
+                      {"golden": [0], "grayscale": [1]}, {"set": "coco1", "metrics": ["fid"],
+                      "top_k": 1}, "hash", diverse=diverse)  # fmt: skip
+    save_bank(bank, tmp_path / "b.json")
+    bank = load_bank(tmp_path / "b.json")
+    assert pick(bank, 4, diverse="layout") == [2, 4, 6, 0]
+    assert pick(bank, 4, diverse="style") == [5, 1, 7, 2]
+    assert pick(bank, 2, diverse="style", avoid=["grayscale"]) == [0, 3]  # the next FPS run
+    with pytest.raises(SeedBankError, match="holds 4 seeds"):
+        pick(bank, 5, diverse="style")
+    assert main(["pick", "--bank", str(tmp_path / "b.json"), "--diverse", "layout", "--n", "4",
+                 "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["seeds"] == [2, 4, 6, 0]
