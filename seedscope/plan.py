@@ -22,6 +22,7 @@ from seedscope.config import (
     quality_sets,
 )
 from seedscope.dag import Dag
+from seedscope.diverse.settings import pg_models
 from seedscope.style.measures import MEASURES
 
 # FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
@@ -180,6 +181,23 @@ def classifier_cost(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def particle_cost(config: dict[str, Any], models: dict[str, Any]) -> dict[str, float]:
+    """Images and GPU-hours of the Particle Guidance shards: C particles per evaluation prompt
+    (style sample and the synthetic set's evaluation half) per model it renders, at the model's
+    cost per image (the kernel on latents adds no network pass)."""
+    diverse = config["diverse"]
+    sizes = prompt_set_sizes(config)
+    layout = sizes.get(config["layout"]["prompt_set"], 0) // 2
+    per_model = diverse["c"] * (diverse["style_prompts"] + layout)
+    chosen = pg_models(config)
+    return {
+        "images": per_model * len(chosen),
+        "gpu_hours": sum(
+            per_model * models[m]["seconds_per_image"] / 3600 for m in chosen if m in models
+        ),
+    }
+
+
 def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[str, Any]:
     """Jobs, images, bytes and GPU-hours of a validated config."""
     calibration = calibration or {}
@@ -198,6 +216,7 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "cost_source": source,
         }
     features = feature_cost(config)
+    particle = particle_cost(config, models)
     jobs = job_counts(config)
     captions = config["coco"]["n_images"] if jobs.get("coco_captions") else 0
     caption_hours = captions * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
@@ -214,11 +233,13 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "feature_images": features["images"],
             "ocr_images": features["ocr_images"],
             "ocr_cpu_hours": features["ocr_cpu_hours"],
+            "particle_images": particle["images"],
             "gpu_hours": {
                 "captioning": caption_hours,
                 "classifier": classifier_cost(config)["hours_per_model"]
                 * len(classifier_models(config)),
                 "generation": sum(m["generation_gpu_hours"] for m in models.values()),
+                "particle_guidance": particle["gpu_hours"],
                 "features": sum(features["gpu_hours_by_extractor"].values()),
                 "features_by_extractor": features["gpu_hours_by_extractor"],
             },
@@ -256,6 +277,7 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"total: {t['images']:,} images, shards {_size(t['shard_bytes'])}, "
         f"features {_size(t['feature_bytes'])}",
         f"GPU-hours: generation {hours['generation']:,.1f}, captioning {hours['captioning']:,.1f}, "
+        f"Particle Guidance {hours['particle_guidance']:,.1f} ({t['particle_images']:,} images), "
         f"features {hours['features']:,.1f}, seed classifier {hours['classifier']:,.1f}",
         "features per extractor: "
         + ", ".join(

@@ -67,6 +67,11 @@ def test_particle_guidance_runs_where_it_applies_and_says_why_elsewhere():
     style = [j for j in dag.appearance_jobs() if j["extractor"] == "style"]
     assert {j["set"] for j in style} == {"coco1", "coco2"}  # analysis and evaluation prompts
     assert dag.path("table2") in dag.targets()
+    from seedscope.plan import make_plan
+
+    plan = make_plan(paper)  # C particles x (500 style + 440 layout evaluation prompts), sd2 only
+    assert plan["totals"]["particle_images"] == 4 * (500 + 440)
+    assert plan["totals"]["gpu_hours"]["particle_guidance"] > 0
 
 
 def features(n_seeds: int, prompts: list[str], rng, planted: bool):
