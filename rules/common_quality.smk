@@ -141,9 +141,11 @@ DIVERSE = config["diverse"]
 def diverse_params():
     """The settings of the diverse-seed tables: FPS, the evaluation prompts, the intervals."""
     keys = ("c", "repeats", "seed", "random_draws", "style_prompts", "split_seed")
+    keys += ("style_features",)
     return canonical(
         {k: DIVERSE[k] for k in (*keys, "confidence", "resamples", "style_set")}
         | {"layout_set": LAYOUT["prompt_set"], "style_sample": style_sample_settings()}
+        | ({"map": STYLE["map"]} if DIVERSE["style_features"] == "map" else {})
     )
 
 

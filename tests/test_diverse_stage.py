@@ -97,6 +97,9 @@ def test_fps_sets_from_analysis_prompts_beat_random_seeds_on_evaluation_prompts(
     sets = seed_sets(style_a, layout_a, analysis, params)
     assert len(sets["sets"]["style"]) == 3 and all(len(r) == 4 for r in sets["sets"]["style"])
     assert all(len({s % 4 for s in run}) == 4 for run in sets["sets"]["style"])  # one per group
+    by_map = seed_sets(style_a, layout_a, analysis, params | {"style_features": "map",
+                       "map": {"pca_components": 8, "perplexity": 7.0, "seed": 0}})  # fmt: skip
+    assert all(len({s % 4 for s in run}) == 4 for run in by_map["sets"]["style"])
     style_e, layout_e = features(24, evaluation, rng, planted=True)
     prompts = {"style": evaluation, "layout": evaluation}
     sets["layout_analysis"] = ["l-00000"]

@@ -48,14 +48,27 @@ def seed_sets(
 ) -> dict[str, Any]:
     """The FPS seed sets (``diverse.repeats`` runs of ``diverse.c`` seeds) on style features
     (every analysis prompt of the style tables) and layout features (the analysis half), as
-    seed numbers. A seed never detected on the analysis half sits at the layout features' mean
+    seed numbers. Style features are the concatenated unit Gram vectors
+    (:func:`~seedscope.diverse.table2.style_fps_features`, which says why), or with
+    ``params["style_features"] == "map"`` the style map's ``N x 2P`` per-prompt t-SNE
+    positions (:func:`seedscope.style.maps.prompt_maps` with ``params["map"]``). A seed never
+    detected on the analysis half sits at the layout features' mean
     (``empty="zero"``); a segmenter that finds nothing at all still gives sets, which are then
     as good as random, and Table 2 says so."""
     seeds = sorted(set(style.seeds.tolist()))
     analysis = sorted(set(style.prompt_ids.tolist()))
     found = np.isin(layout.prompt_ids, list(layout_analysis)) & (layout.values[:, 0] > 0.5)
+    if params.get("style_features", "gram") == "map":  # the style map's N x 2P positions
+        from seedscope.style.maps import prompt_maps
+
+        order, style_features = prompt_maps(
+            style.gram, style.seeds, style.prompt_ids, **params["map"]
+        )
+        assert list(order) == seeds
+    else:
+        style_features = style_fps_features(style, seeds, analysis)
     features = {
-        "style": style_fps_features(style, seeds, analysis),
+        "style": style_features,
         # no detection at all: every seed alike, so FPS's sets are its seeded first picks
         "layout": layout_fps_features(layout, seeds, list(layout_analysis), empty="zero")
         if found.any()

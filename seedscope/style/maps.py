@@ -111,6 +111,32 @@ def seed_map(
             "(t-SNE's perplexity is capped at (N - 1) / 3); generate images for more seeds"
         )
     settings = (pca_components, perplexity, seed, max_iter, n_jobs, threads)
+    maps = _prompt_maps(gram, cells, settings, standardize, workers)
+    final = embed(maps, *settings)
+    return pd.DataFrame({"seed": cells.index.to_numpy(), "x": final[:, 0], "y": final[:, 1]})
+
+
+def prompt_maps(
+    gram: np.ndarray,
+    seeds: Sequence[int] | np.ndarray,
+    prompt_ids: Sequence[str] | np.ndarray,
+    pca_components: int = 50,
+    perplexity: float = 30.0,
+    seed: int = 0,
+    standardize: bool = True,
+    max_iter: int = 1000,
+    workers: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first stage of :func:`seed_map`: the sorted seeds and their ``(N, 2P)`` matrix of
+    per-prompt 2-D positions (each prompt's map standardised when ``standardize``)."""
+    cells = _grid(np.asarray(seeds), np.asarray(prompt_ids))
+    settings = (pca_components, perplexity, seed, max_iter, None, None)
+    return cells.index.to_numpy(), _prompt_maps(
+        np.asarray(gram), cells, settings, standardize, workers
+    )
+
+
+def _prompt_maps(gram, cells, settings, standardize: bool, workers: int) -> np.ndarray:
     rows = [cells[prompt].to_numpy() for prompt in cells.columns]
     if workers > 1:
         from joblib import Parallel, delayed
@@ -120,8 +146,7 @@ def seed_map(
         maps = [embed(gram[r], *settings) for r in rows]
     if standardize:
         maps = [_standardize(points) for points in maps]
-    final = embed(np.hstack(maps), *settings)
-    return pd.DataFrame({"seed": cells.index.to_numpy(), "x": final[:, 0], "y": final[:, 1]})
+    return np.hstack(maps)
 
 
 def _standardize(points: np.ndarray) -> np.ndarray:
