@@ -428,14 +428,17 @@ def paper_dry_run(tmp_path_factory) -> subprocess.CompletedProcess:
 def test_paper_dry_run_counts_jobs(paper_dry_run):
     result = paper_dry_run
     jobs = planned_jobs(result)
-    assert jobs["generate"] == 64 * 4 * 2  # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models
-    assert jobs["prompt_set"] == 4 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
+    # 1,024 seeds in blocks of 16 x 4 prompt sets x 2 models, and sd2-inpaint's 2 tasks
+    assert jobs["generate"] == 64 * 4 * 2 + 64 * 2
+    assert jobs["prompt_set"] == 6 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
     assert jobs["plot_seed_swap"] == 1
     assert jobs["train_classifier"] == 2  # one per model, each with a GPU and a cost estimate
     # one extraction job per shard per extractor: Inception on coco1 and coco2, HPS on coco1,
     # coco2 and parti, 64 blocks x 2 models; one per-seed job per feature table
-    assert jobs["extract_features"] == jobs["perseed_block"] == 64 * 2 * (2 + 3)
-    assert jobs["reference_features"] == 2 and jobs["table1"] == 1 and jobs["seedbank"] == 2
+    assert jobs["perseed_block"] == 64 * 2 * (2 + 3)
+    # and style (analysis and evaluation sets), layout and OCR once per shard they read
+    assert jobs["extract_features"] == jobs["perseed_block"] + 64 * 2 * 3 + 64 * 2
+    assert jobs["reference_features"] == 2 and jobs["table1"] == 1 and jobs["seedbank"] == 3
     estimates = [line for line in result.stdout.splitlines() if "seed classifier (1 GPU" in line]
     assert len(estimates) == 2 and all(
         "images per epoch" in e and "GPU-hours" in e for e in estimates
@@ -454,7 +457,8 @@ def test_plan_counts_the_same_jobs_as_a_dry_run(config, tmp_path, request):
         dry = request.getfixturevalue("paper_dry_run")
     assert plan["jobs"] == planned_jobs(dry)
     if config.name == "config.yaml":
-        assert plan["totals"]["images"] == 2 * 1024 * (10000 + 10000 + 1632 + 880)
+        text_to_image = 2 * 1024 * (10000 + 10000 + 1632 + 880)  # sd2 and SDXL Turbo
+        assert plan["totals"]["images"] == text_to_image + 1024 * 500 * 2  # and inpainting
 
 
 def test_lint_and_format_are_clean():

@@ -44,7 +44,8 @@ def test_a_tiny_sd3_from_a_folder_flows_into_tables_and_seed_bank(demo, tmp_path
     dry = snakemake("-n", "--configfile", str(path), cwd=work)
     jobs = planned_jobs(dry.stdout)
     shards = planned_outputs(dry, "generate")
-    assert jobs["generate"] == len(config["prompt_sets"]) and all("/sd3/" in s for s in shards)
+    text_sets = [s for s, spec in config["prompt_sets"].items() if spec["kind"] != "inpaint"]
+    assert jobs["generate"] == len(text_sets) and all("/sd3/" in s for s in shards)
     assert jobs["seedbank"] == 1 and jobs["golden_seeds"] == 1 and jobs["perseed_table"] == 3
     assert jobs["train_classifier"] == 1  # the new model's seed classifier, no other
 
