@@ -220,6 +220,7 @@ RERUNS = {
         {"prompt_sets.synthetic.objects": ["dog", "apple", "cat"]},
         merged(
             {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1, "seedbank": 2},
+            {"tiny_extractor": 1},  # the demo's tiny segmenter proposes the set's objects
             CLASSIFIERS(2),
             LAYOUT(2, extract=2),
             DIVERSE(seeds=2, particles=1, extract=1),  # sd2's PG shard of the synthetic set
