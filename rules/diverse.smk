@@ -44,6 +44,8 @@ rule extract_particle_features:
         table=JOBS.pattern("particle_features"),
     log:
         f"{RUN}/logs/particle/features/{{extractor}}/{{model}}/{{set}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/particle/features/{{extractor}}/{{model}}/{{set}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: config["threads"]
@@ -65,6 +67,8 @@ rule diverse_seeds:
         sets=JOBS.pattern("diverse_seeds"),
     log:
         f"{RUN}/logs/diverse/diverse_seeds_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/diverse/diverse_seeds_{{model}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: 1
@@ -118,6 +122,8 @@ rule fig11_diverse_seeds:
         ),
     log:
         f"{RUN}/logs/plots/fig11_diverse_seeds_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig11_diverse_seeds_{{model}}.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1

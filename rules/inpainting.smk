@@ -24,6 +24,8 @@ rule inpaint_pairs:
         directory(JOBS.pattern("pairs")),
     log:
         f"{RUN}/logs/inpainting/pairs.log",
+    benchmark:
+        f"{RUN}/benchmarks/inpainting/pairs.tsv"
     conda:
         "../envs/prompts.yaml"
     threads: 1
@@ -62,6 +64,8 @@ rule text_table:
         ),
     log:
         f"{RUN}/logs/inpainting/text_table_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/inpainting/text_table_{{model}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: 1
@@ -92,6 +96,8 @@ rule fig12_inpainting_text:
         ),
     log:
         f"{RUN}/logs/plots/fig12_inpainting_text_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig12_inpainting_text_{{model}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: 1

@@ -41,6 +41,8 @@ rule fig10_layout:
         ),
     log:
         f"{RUN}/logs/plots/fig10_layout_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig10_layout_{{model}}.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1

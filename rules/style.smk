@@ -13,6 +13,8 @@ rule style_table:
         ),
     log:
         f"{RUN}/logs/style/style_table_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/style/style_table_{{model}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: 1
@@ -61,6 +63,8 @@ rule fig8_style_map:
         ),
     log:
         f"{RUN}/logs/plots/fig8_style_map_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig8_style_map_{{model}}.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1
@@ -88,6 +92,8 @@ rule fig9_style_seeds:
         ),
     log:
         f"{RUN}/logs/plots/fig9_style_seeds_{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig9_style_seeds_{{model}}.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1
