@@ -131,8 +131,9 @@ def inpainting_resolution():
 
 
 def inpaint_tasks(wildcards):
-    """The inpaint prompt sets (tasks) that this model renders."""
-    return inpaint_sets(config, wildcards.model)
+    """The inpaint prompt sets (tasks) that this model renders, by name (params must not
+    depend on the order a config file lists its keys in)."""
+    return sorted(inpaint_sets(config, wildcards.model))
 
 
 DIVERSE = config["diverse"]
@@ -183,3 +184,9 @@ def tiny_layout_proposals(wildcards):
     spec = config["prompt_sets"].get(LAYOUT["prompt_set"], {})
     labels = config["features"]["layout"]["labels"]
     return sorted({labels.get(o, o) for o in spec.get("objects", [])})
+
+
+def quality_bank_param(wildcards, value):
+    """A quality setting of a seed bank; None for an inpainting model's bank, which has text
+    statistics only (so quality settings do not rebuild it)."""
+    return None if wildcards.model in JOBS.inpainting_models() else value

@@ -188,8 +188,10 @@ rule seedbank:
         **cluster_resources(mem_mb=2000, minutes=10),
     params:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
-        sets=JOBS.scored_sets(),
-        fid_set=QUALITY["fid_set"],
-        golden=canonical(QUALITY["golden"]),
+        sets=lambda wildcards: quality_bank_param(wildcards, JOBS.scored_sets()),
+        fid_set=lambda wildcards: quality_bank_param(wildcards, QUALITY["fid_set"]),
+        golden=lambda wildcards: quality_bank_param(
+            wildcards, canonical(QUALITY["golden"])
+        ),
     script:
         "../scripts/seedbank.py"

@@ -1,6 +1,8 @@
 rule run_summary:
     input:
-        shards=JOBS.shards(),
+        # sorted, like the benchmarks (zipped with them): params must not depend on the order
+        # a config file lists its models and prompt sets in
+        shards=sorted(JOBS.shards()),
     output:
         in_report(JOBS.pattern("run_summary"), "run_summary.rst", "1. Run"),
     log:
@@ -11,7 +13,7 @@ rule run_summary:
     resources:
         **cluster_resources(mem_mb=2000, minutes=10),
     params:
-        benchmarks=JOBS.generation_benchmarks(),
+        benchmarks=sorted(JOBS.generation_benchmarks()),
         gpu=bool(GPU),
     script:
         "../scripts/run_summary.py"

@@ -348,7 +348,7 @@ RERUNS = {
         None,
     ),
     "change a Particle Guidance setting": (
-        {"diverse.particle_guidance.strength": 0.2},
+        {"diverse.particle_guidance": {"strength": 0.2}},
         # sd2's PG shards (style and layout evaluation sets), their features, Table 2, its fig 11
         {"particle_guidance": 2, "extract_particle_features": 2, "table2": 1}
         | {"fig11_diverse_seeds": 1, "all": 1},

@@ -61,12 +61,13 @@ def pick_instance(
 
 
 def _describe(source: str | Path) -> dict[str, Any]:
-    """Where a model came from: its folder (a hub id's cached snapshot, named by its commit) and
-    a sha256 over its JSON files and its weight files' names and sizes (cheap: weights are not
-    read)."""
+    """Where a model came from: its folder (as given, or a hub id's cached snapshot, named by
+    its commit) and a sha256 over its JSON files and its weight files' names and sizes
+    (cheap: weights are not read)."""
     path = Path(source).expanduser()
     described: dict[str, Any] = {"source": str(source)}
-    if not path.is_dir():
+    snapshot = not path.is_dir()
+    if snapshot:
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(str(source), "config.json")
@@ -77,7 +78,9 @@ def _describe(source: str | Path) -> dict[str, Any]:
     files = {f.name: file_sha256(f) for f in sorted(path.glob("*.json"))}
     for pattern in ("*.safetensors", "*.bin"):
         files |= {f.name: f.stat().st_size for f in sorted(path.glob(pattern))}
-    return described | {"folder": str(path.resolve()), "sha256": json_sha256(files)}
+    # a local folder is named as given (the same run's tables agree wherever it runs)
+    folder = str(path.resolve()) if snapshot else str(path)
+    return described | {"folder": folder, "sha256": json_sha256(files)}
 
 
 def _load(key: str, source: str | Path, loaders: tuple) -> tuple[Any, Any]:
