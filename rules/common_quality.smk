@@ -29,7 +29,7 @@ def style_sample(wildcards):
     if wildcards.extractor != "style":
         return None
     if wildcards.set in config["style"]["prompt_sets"]:
-        return {k: config["style"][k] for k in ("prompts", "sample_seed")}
+        return style_sample_settings()
     diverse = config["diverse"]
     return {"prompts": diverse["style_prompts"], "sample_seed": diverse["seed"]}
 
@@ -151,6 +151,7 @@ def diverse_params():
 
 
 def style_sample_settings():
+    """The style stage's analysis prompts: how many, and the seed of the sample."""
     return {k: STYLE[k] for k in ("prompts", "sample_seed")}
 
 

@@ -73,7 +73,7 @@ rule fig8_style_map:
     params:
         **figure_params(),
         fig8=canonical(STYLE["fig8"]),
-        sample={k: STYLE[k] for k in ("prompts", "sample_seed")},
+        sample=style_sample_settings(),
     script:
         "../scripts/plot_style_map.py"
 

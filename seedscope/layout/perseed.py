@@ -214,14 +214,12 @@ def variance_shares(
     but the counts is NaN (a segmenter that finds nothing is a result, not an error).
     """
     _check(confidence, resamples)
+    unknown = set(components) - set(COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown layout components {sorted(unknown)}; use some of {COMPONENTS}")
     _, present, found, layout = layout_grid(seeds, prompt_ids, values)
     counts = {"n_images": int(found.sum()), "n_missing": int(found.size - found.sum())}
     if (found.sum(axis=1) < 2).all() or (found.sum(axis=0) < 2).all():
-        unknown = set(components) - set(COMPONENTS)
-        if unknown:
-            raise ValueError(
-                f"unknown layout components {sorted(unknown)}; use some of {COMPONENTS}"
-            )
         columns = [f"{k}_{v}" for v in ("var", "share") for k in ("seed", "prompt", "residual")]
         columns += ["seed_share_lo", "seed_share_hi", "prompt_share_lo", "prompt_share_hi"]
         return pd.DataFrame(
@@ -234,9 +232,6 @@ def variance_shares(
     v = rng.multinomial(p, np.full(p, 1.0 / p), size=resamples).T.astype(float)
     alpha = (1 - confidence) / 2
     rows = []
-    unknown = set(components) - set(COMPONENTS)
-    if unknown:
-        raise ValueError(f"unknown layout components {sorted(unknown)}; use some of {COMPONENTS}")
     for name in components:
         y = layout[:, :, COMPONENTS.index(name)]
         y = np.where(found, y - y[found].mean(), 0.0)  # centred: smaller round-off

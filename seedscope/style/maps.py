@@ -99,17 +99,7 @@ def seed_map(
     and the time). The result does not depend on ``workers`` or ``threads``.
     """
     gram = np.asarray(gram)
-    if gram.ndim != 2 or not len(gram) == len(seeds) == len(prompt_ids):
-        raise FeatureError(
-            f"seed_map takes a 2-D Gram matrix with one seed and prompt per row; got shape "
-            f"{gram.shape}, {len(seeds)} seeds and {len(prompt_ids)} prompt ids"
-        )
-    cells = _grid(np.asarray(seeds), np.asarray(prompt_ids))
-    if len(cells.index) < MIN_SEEDS:
-        raise FeatureError(
-            f"the seed style map needs at least {MIN_SEEDS} seeds, got {len(cells.index)} "
-            "(t-SNE's perplexity is capped at (N - 1) / 3); generate images for more seeds"
-        )
+    cells = _checked_cells(gram, seeds, prompt_ids)
     settings = (pca_components, perplexity, seed, max_iter, n_jobs, threads)
     maps = _prompt_maps(gram, cells, settings, standardize, workers)
     final = embed(maps, *settings)
@@ -129,11 +119,26 @@ def prompt_maps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first stage of :func:`seed_map`: the sorted seeds and their ``(N, 2P)`` matrix of
     per-prompt 2-D positions (each prompt's map standardised when ``standardize``)."""
-    cells = _grid(np.asarray(seeds), np.asarray(prompt_ids))
+    gram = np.asarray(gram)
+    cells = _checked_cells(gram, seeds, prompt_ids)
     settings = (pca_components, perplexity, seed, max_iter, None, None)
-    return cells.index.to_numpy(), _prompt_maps(
-        np.asarray(gram), cells, settings, standardize, workers
-    )
+    return cells.index.to_numpy(), _prompt_maps(gram, cells, settings, standardize, workers)
+
+
+def _checked_cells(gram: np.ndarray, seeds, prompt_ids) -> pd.DataFrame:
+    """The (seed x prompt) grid of row indices, after checking shapes and the seed count."""
+    if gram.ndim != 2 or not len(gram) == len(seeds) == len(prompt_ids):
+        raise FeatureError(
+            f"seed_map takes a 2-D Gram matrix with one seed and prompt per row; got shape "
+            f"{gram.shape}, {len(seeds)} seeds and {len(prompt_ids)} prompt ids"
+        )
+    cells = _grid(np.asarray(seeds), np.asarray(prompt_ids))
+    if len(cells.index) < MIN_SEEDS:
+        raise FeatureError(
+            f"the seed style map needs at least {MIN_SEEDS} seeds, got {len(cells.index)} "
+            "(t-SNE's perplexity is capped at (N - 1) / 3); generate images for more seeds"
+        )
+    return cells
 
 
 def _prompt_maps(gram, cells, settings, standardize: bool, workers: int) -> np.ndarray:
