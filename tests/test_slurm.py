@@ -275,7 +275,10 @@ def test_demo_through_slurm_matches_the_local_run(cluster, request, tmp_path):
     # the same results as the local demo run (same thread count: deterministic)
     kinds = compare_results(demo / "results", work / "results")
     shards = [p for p in kinds["bytes"] if p.endswith(".tar")]
-    assert len(shards) == planned["generate"] and all("/images/" in p for p in shards)
+    images = [p for p in shards if "/images/" in p]
+    particles = [p for p in shards if "/particle/" in p]
+    assert len(images) == planned["generate"] and len(shards) == len(images) + len(particles)
+    assert len(particles) == planned.get("particle_guidance", 0)
     assert any(p.endswith(".png") for p in kinds["bytes"])  # figures, pixel for pixel
     if FULL_DEMO:
         assert any(p.endswith("test_report.json") for p in kinds["bytes"])
