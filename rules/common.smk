@@ -193,14 +193,20 @@ def gpu_model(gpus=GPU):
 
 def cluster_resources(mem_mb, minutes, gpus=None):
     """A rule's resources: ``mem_mb``, ``runtime_minutes(minutes)``, its threads as
-    cpus_per_task, and for a GPU rule (``gpus`` given, 0 on a CPU run) gpu and gpu_model.
+    cpus_per_task, and for a GPU rule (``gpus`` given, 0 on a CPU run, or a function of the
+    wildcards) gpu and gpu_model.
     """
     resources = {
         "mem_mb": mem_mb,
         "runtime": runtime_minutes(minutes),
         "cpus_per_task": lambda wildcards, threads: threads,
     }
-    if gpus is not None:
+    if callable(gpus):  # a function of the job's wildcards
+        resources |= {
+            "gpu": gpus,
+            "gpu_model": lambda wildcards: gpu_model(gpus(wildcards)),
+        }
+    elif gpus is not None:
         resources |= {"gpu": gpus, "gpu_model": gpu_model(gpus)}
     return resources
 

@@ -34,6 +34,20 @@ def style_sample(wildcards):
     return {"prompts": diverse["style_prompts"], "sample_seed": diverse["seed"]}
 
 
+# OCR runs on onnxruntime's CPU build (envs/features.yaml): its jobs ask for no GPU.
+CPU_EXTRACTORS = {"ocr"}
+
+
+def extractor_device(wildcards):
+    """The device an extractor job runs on: the config's, or cpu for a CPU-only extractor."""
+    return "cpu" if wildcards.extractor in CPU_EXTRACTORS else config["device"]
+
+
+def extractor_gpus(wildcards):
+    """The GPUs an extractor job asks for: GPU, or none for a CPU-only extractor."""
+    return 0 if wildcards.extractor in CPU_EXTRACTORS else GPU
+
+
 def extractor_params():
     """The parameters of a job that runs an extractor: its name, settings and device."""
     return {
@@ -41,7 +55,7 @@ def extractor_params():
         "settings": lambda wildcards: canonical(
             config["features"][wildcards.extractor]
         ),
-        "device": config["device"],
+        "device": extractor_device,
     }
 
 

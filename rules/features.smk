@@ -35,7 +35,7 @@ rule extract_features:
         "../envs/features.yaml"
     threads: config["threads"]
     resources:
-        **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=GPU),
+        **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=extractor_gpus),
     params:
         **extractor_params(),
         sample=style_sample,

@@ -322,7 +322,7 @@ def test_every_rule_follows_the_resource_convention():
     that grows with the attempt, cpus_per_task; GPU rules: gpu and gpu_model too."""
     convention = re.compile(
         r"^    resources:\n        \*\*cluster_resources\(mem_mb=\d+, minutes=[^,()]+"
-        r"(, gpus=(GPU|QUALITY_GPU|\d+))?\),\n(?!        )",
+        r"(, gpus=(GPU|QUALITY_GPU|extractor_gpus|\d+))?\),\n(?!        )",
         re.MULTILINE,
     )
     for rule, body in rule_blocks().items():
@@ -352,6 +352,16 @@ def test_every_job_asks_for_a_gpu_model_exactly_when_it_asks_for_a_gpu(tmp_path,
         assert res.get("gpu_model") == ("a100" if gpus else None), (rule, res)  # never <model>:0
     gpu_rules = {rule for rule, res in jobs if int(res.get("gpu", 0))}
     assert ("generate" in gpu_rules) == (device == "cuda")
+    # OCR runs on onnxruntime's CPU build: its extraction jobs never hold a GPU
+    extractions = re.findall(
+        r"^rule extract_features:\n(?:    .*\n)*?    wildcards: extractor=(\w+),.*\n"
+        r"    resources: .*\bgpu=(\d+)",
+        result.stdout,
+        flags=re.MULTILINE,
+    )
+    assert {"ocr", "style"} <= {extractor for extractor, _ in extractions}
+    for extractor, gpus in extractions:
+        assert int(gpus) == (device == "cuda" and extractor != "ocr"), extractor
 
 
 class _Resources(dict):
