@@ -60,7 +60,12 @@ def _rerender(args) -> int:
     meta = reader.meta(args.key)
     torch.set_num_threads(args.threads or meta["threads"])
     pipe = load_pipeline(meta["model"], meta["model_spec"], args.device or meta["device"])
-    image = rerender(meta, pipe, exact=not args.alone)
+    conditioning = None
+    if args.pairs is not None:
+        from seedscope.inpainting.render import shard_conditioning
+
+        conditioning = shard_conditioning(reader, args.pairs)
+    image = rerender(meta, pipe, exact=not args.alone, conditioning=conditioning)
     stored = np.asarray(reader.image(args.key))
     diff = np.abs(image.astype(int) - stored.astype(int))
     print(
@@ -113,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", help="default: the device recorded in the metadata")
     p.add_argument("--threads", type=int, help="default: the thread count recorded in the metadata")
     p.add_argument("--out", type=Path, help="save the re-rendered image here")
+    p.add_argument(
+        "--pairs", type=Path, help="an inpainted image's pair set: results/<run>/inpainting/pairs"
+    )
     p.set_defaults(run=_rerender)
     p = sub.add_parser("pick", help="seeds from a seed bank for inference")
     p.add_argument("--bank", type=Path, required=True, help="results/<run>/seedbank/<model>.json")

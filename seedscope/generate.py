@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 import seedscope
+from seedscope.errors import DataError
 from seedscope.families import (
     GENERIC,
     call_default,
@@ -424,18 +425,32 @@ def _done(value):
     return future
 
 
-def rerender(meta: dict[str, Any], pipe, exact: bool = True) -> np.ndarray:
+def rerender(
+    meta: dict[str, Any],
+    pipe,
+    exact: bool = True,
+    conditioning: Callable[[Sequence[Item]], dict[str, Any]] | None = None,
+) -> np.ndarray:
     """Render the image described by a shard's metadata again; returns HxWx3 uint8.
 
     ``exact=True`` renders the image's whole original batch, which reproduces it bit for bit
     on the same device type and thread count. ``exact=False`` renders it alone (batch 1),
     which agrees within float round-off: at most a few uint8 levels on a few pixels.
+    ``conditioning`` is what ``render_shard`` was given: an inpainted image (its metadata
+    names a pair) needs it (``seedscope.inpainting.render.shard_conditioning``).
     """
+    pair = meta.get("prompt_meta", {}).get("pair_id")
+    if pair is not None and conditioning is None:
+        raise DataError(
+            f"image {meta['key']} was inpainted from pair {pair}: give the pair set it was "
+            "rendered from (seedscope rerender --pairs results/<run>/inpainting/pairs)"
+        )
     spec = meta["model_spec"]
     embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
     if exact:
         batch = [Item(pid, text, seed) for pid, text, seed in meta["batch"]["members"]]
-        return render_batch(pipe, embeddings, batch, spec)[meta["batch"]["position"]]
-    return render_batch(
-        pipe, embeddings, [Item(meta["prompt_id"], meta["prompt"], meta["seed"])], spec
-    )[0]
+        position = meta["batch"]["position"]
+    else:
+        batch, position = [Item(meta["prompt_id"], meta["prompt"], meta["seed"])], 0
+    extra = conditioning(batch) if conditioning is not None else None
+    return render_batch(pipe, embeddings, batch, spec, extra=extra)[position]

@@ -17,9 +17,9 @@ from seedscope.config import load_config, model_prompt_sets, validate_config
 from seedscope.dag import Dag
 from seedscope.errors import ConfigError, DataError
 from seedscope.features.extract import extract_shard
-from seedscope.generate import render_shard
+from seedscope.generate import render_shard, rerender
 from seedscope.inpainting.pairs import demo_pairs, inpainting_prompts, read_pair_set, write_pairs
-from seedscope.inpainting.render import PairConditioning, PairMasks
+from seedscope.inpainting.render import PairConditioning, PairMasks, shard_conditioning
 from seedscope.models import load_pipeline
 from seedscope.prompts.coco import make_demo_images
 from seedscope.seedbank import build_bank, load_bank, save_bank
@@ -127,6 +127,29 @@ def test_each_image_gets_its_own_pair_and_the_fast_path_writes_the_plain_bytes(
     # outside its mask an inpainting keeps its own pair's image, so images of two pairs differ
     assert not np.array_equal(images[ids[0], 0], images[ids[1], 0])
     assert not np.array_equal(images[ids[0], 0], images[ids[0], 1])  # seeds differ
+
+
+def test_an_inpainted_image_renders_again_from_its_pair_set(pair_set, inpainter, tmp_path, capsys):
+    spec, pipe = inpainter
+    prompts = inpainting_prompts(read_pair_set(pair_set), "removal", set_name="removal")
+    shard = tmp_path / "seeds-0000-0002.tar"
+    pairs = PairConditioning(pair_set, prompts, spec["resolution"])
+    render_shard(
+        pipe, "sd2-inpaint", spec, "removal", prompts, [0, 1, 2], shard, 4, conditioning=pairs
+    )
+    reader = ShardReader(shard)
+    conditioning = shard_conditioning(reader, pair_set)
+    for entry in reader.entries[1::3]:  # batches span two prompts (batch size 4, 3 seeds)
+        meta = reader.meta(entry.key)
+        stored = np.asarray(reader.image(entry.key))
+        assert np.array_equal(rerender(meta, pipe, conditioning=conditioning), stored)
+        with pytest.raises(DataError, match=r"inpainted from pair pair-0000\d: give the pair set"):
+            rerender(meta, pipe)
+    key = reader.entries[4].key
+    assert main(["rerender", str(shard), key, "--pairs", str(pair_set)]) == 0
+    assert f"{key}: max difference 0 levels" in capsys.readouterr().out
+    assert main(["rerender", str(shard), key]) == 2  # no pair set: a clear error, not a crash
+    assert "--pairs results/<run>/inpainting/pairs" in capsys.readouterr().err
 
 
 def test_rendering_without_pairs_is_refused_for_text_prompts(pair_set):

@@ -63,3 +63,17 @@ class PairMasks(Mapping):
 
     def __len__(self) -> int:
         return len(self.pair_of)
+
+
+def shard_conditioning(reader, folder: str | Path) -> PairConditioning:
+    """The conditioning a shard of an inpaint prompt set was rendered with, to render its
+    images again (``seedscope rerender``): each prompt's pair, as the shard's metadata names
+    it, read from the pair set ``folder`` at the shard's resolution."""
+    first = {}
+    for entry in reader.entries:
+        first.setdefault(entry.prompt_id, entry.key)
+    rows = [
+        {"id": pid, "meta": reader.meta(key).get("prompt_meta", {})} for pid, key in first.items()
+    ]
+    resolution = reader.meta(reader.entries[0].key)["model_spec"]["resolution"]
+    return PairConditioning(folder, rows, resolution)
