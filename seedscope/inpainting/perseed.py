@@ -3,11 +3,13 @@
 Given a seed and a task, an inpainting is a fixed function of its image-mask pair, and the pairs
 are a random sample of COCO, so each statistic is a mean over pairs.
 
-- **Text ratio** (the mean fraction of the mask covered by text): a seeded percentile bootstrap
-  over pairs. The ratio is bounded in [0, 1] and mostly 0, so the bootstrap draws only how many
-  of the ``n`` resampled pairs have text (binomial) and which ones: the same distribution as
-  resampling all ``n`` pairs, at a cost that grows with the pairs with text, not with ``n``.
-  A seed without text has the interval [0, 0]; the tag does not rest on it.
+- **Text ratio** (the mean fraction of the mask covered by text): the interval of
+  :func:`bounded_mean_interval`, for a mean of values in [0, 1]. The ratio is mostly 0, and a
+  percentile bootstrap over pairs fails there: it gives [0, 0] to a seed whose 500 pairs show
+  no text, and at the paper's 500 pairs it covers a true mean of 0.005 (text in 1 % of
+  pairs) in 90 % of samples and one of 0.001 in 62 %. This interval keeps at least 95 % at
+  every rate and shape of the simulation in ``tests/test_ocr.py``; for a seed without text its
+  upper end is Clopper-Pearson's for the rate.
 - **Text rate** (the fraction of pairs with text): Clopper-Pearson, exact, as for the style
   flags (:func:`seedscope.style.perseed.rate_interval`, whose docstring says why).
 
@@ -26,21 +28,30 @@ from seedscope.errors import ConfigError, FeatureError
 from seedscope.style.perseed import rate_interval
 
 
-def bootstrap_mean_interval(
-    values: ArrayLike, confidence: float = 0.95, n_boot: int = 2000, rng=None
+def bounded_mean_interval(
+    values: ArrayLike, confidence: float = 0.95, draws: int = 2000, rng=None
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (non-negative), resampling all
-    of them with replacement; exact in distribution, drawing only the non-zero ones."""
+    """Interval for the mean of ``values`` in [0, 1]: Gaffke's bound (Gaffke 2005; Learned-
+    Miller and Thomas 2019, arXiv 1905.06208) on each side, each at level (1 - confidence) / 2.
+
+    The upper end is the ``1 - alpha/2`` quantile of ``sum(w_i x_i) + w_0 * 1`` over Dirichlet(1,
+    ..., 1) weights ``w`` on the n values and one extra value at the bound 1; the lower end is
+    the ``alpha/2`` quantile with the extra value at 0. It is the Bayesian bootstrap with one
+    point at the bound, and is about as wide as a bootstrap when many values are non-zero; with
+    all values 0 the upper end is Clopper-Pearson's, ``1 - (alpha/2)^(1/n)``. The weights of
+    the zero values only matter through their sum (a Gamma(#zeros) draw), so a draw costs
+    O(non-zero values), not O(n). ``draws`` Monte Carlo draws, from ``default_rng(rng)``.
+    """
     values = np.asarray(values, dtype=float)
     rng = np.random.default_rng(rng)
     n, nonzero = len(values), values[values != 0]
-    if len(nonzero) == 0:
-        return 0.0, 0.0
-    hits = rng.binomial(n, len(nonzero) / n, size=n_boot)  # resampled pairs with text
-    draws = nonzero[rng.integers(0, len(nonzero), size=int(hits.sum()))]
-    sums = np.bincount(np.repeat(np.arange(n_boot), hits), weights=draws, minlength=n_boot)
     alpha = 1 - confidence
-    lower, upper = np.quantile(sums / n, [alpha / 2, 1 - alpha / 2])
+    weights = rng.standard_gamma(1.0, (draws, len(nonzero) + 1))  # the non-zero values, the bound
+    zeros = rng.standard_gamma(n - len(nonzero), draws) if n > len(nonzero) else 0.0
+    weighted = weights[:, :-1] @ nonzero
+    total = weights.sum(axis=1) + zeros
+    lower = np.quantile(weighted / total, alpha / 2)  # the extra value at 0
+    upper = np.quantile((weighted + weights[:, -1]) / total, 1 - alpha / 2)  # at 1
     return float(lower), float(upper)
 
 
@@ -52,25 +63,25 @@ def seed_text_stats(
     tasks: ArrayLike,
     confidence: float = 0.95,
     margin: float = 0.1,
-    n_boot: int = 2000,
+    draws: int = 2000,
     rng_seed: int = 0,
 ) -> pd.DataFrame:
     """One row per seed (sorted by seed): for every task ``t`` (sorted names), ``t_n`` (its
-    pairs), ``t_ratio`` with ``t_ratio_lo``/``t_ratio_hi`` (bootstrap) and ``t_ratio_rank``
-    (1 = most text), ``t_text_count``, ``t_text_rate`` with ``t_text_lo``/``t_text_hi``
-    (Clopper-Pearson) and ``t_text_rank``, ``t_text_population``, ``t_tag``; then
-    ``text_tag`` (either task) and ``tags`` ("text" or "").
+    pairs), ``t_ratio`` with ``t_ratio_lo``/``t_ratio_hi`` (:func:`bounded_mean_interval`) and
+    ``t_ratio_rank`` (1 = most text), ``t_text_count``, ``t_text_rate`` with
+    ``t_text_lo``/``t_text_hi`` (Clopper-Pearson) and ``t_text_rank``, ``t_text_population``,
+    ``t_tag``; then ``text_tag`` (either task) and ``tags`` ("text" or "").
 
     The inputs hold one value per image, aligned; each (seed, task, pair) may occur once and
-    every seed must have every task. The bootstrap of seed ``s`` in task number ``i`` draws
+    every seed must have every task. The ratio interval of seed ``s`` in task number ``i`` draws
     from ``default_rng([rng_seed, s, i])``: the same with any other seeds alongside.
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"text confidence is {confidence}; set it inside (0, 1), e.g. 0.95")
     if not 0 <= margin < 1:
         raise ConfigError(f"text tag margin is {margin}; set it to a rate in [0, 1), e.g. 0.1")
-    if n_boot < 100:
-        raise ConfigError(f"text bootstrap has {n_boot} resamples; use at least 100, e.g. 2000")
+    if draws < 100:
+        raise ConfigError(f"text ratio interval has {draws} draws; use at least 100, e.g. 2000")
     data = _table(text_ratio, has_text, seeds, pair_ids, tasks)
     table = pd.DataFrame({"seed": np.unique(data["seed"])})
     tagged = np.zeros(len(table), dtype=bool)
@@ -86,7 +97,7 @@ def seed_text_stats(
         n = grouped.size().to_numpy()
         ratio = grouped["text_ratio"].mean().to_numpy()
         intervals = [
-            bootstrap_mean_interval(group["text_ratio"], confidence, n_boot, [rng_seed, s, i])
+            bounded_mean_interval(group["text_ratio"], confidence, draws, [rng_seed, s, i])
             for s, group in grouped
         ]
         count = grouped["has_text"].sum().to_numpy()

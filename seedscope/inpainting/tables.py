@@ -59,11 +59,11 @@ def read_text_tables(
 def text_table(
     features: TextFeatures, confidence: float, margin: float, resamples: int
 ) -> pd.DataFrame:
-    """Per seed and task: mean text ratio (bootstrap CI over pairs), text rate
+    """Per seed and task: mean text ratio (its interval over pairs), text rate
     (Clopper-Pearson), ranks and the ``text`` tag (:func:`seed_text_stats`)."""
     ratio = features.values[:, COLUMNS.index("text_ratio")]
     has_text = features.values[:, COLUMNS.index("has_text")] > 0
     return seed_text_stats(
         ratio, has_text, features.seeds, features.pair_ids, features.tasks,
-        confidence=confidence, margin=margin, n_boot=resamples,
+        confidence=confidence, margin=margin, draws=resamples,
     )  # fmt: skip
