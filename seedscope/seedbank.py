@@ -119,7 +119,8 @@ def build_bank(
     tables (``per_set`` empty, ``selection`` None): its ``text`` table gives each seed's
     per-task text ratios and the ``text`` tag, and seeds are listed fewest text first.
     ``diverse`` (the diverse-seed stage's sets: ``c`` and ``sets`` by feature, each a list of
-    FPS runs) becomes ``bank["diverse"]``, which ``pick(..., diverse=...)`` reads.
+    FPS runs of ``c`` seeds) becomes ``bank["diverse_style"]`` and ``bank["diverse_layout"]``,
+    which ``pick(..., diverse=...)`` reads.
     """
     appearance = {k: v.set_index("seed") for k, v in (appearance or {}).items()}
     tags = dict(tags)
@@ -161,7 +162,10 @@ def build_bank(
         "config_sha256": config_sha256,
         "selection": selection,
         "tags": {tag: sorted(int(s) for s in members) for tag, members in tags.items()},
-        "diverse": {"c": diverse["c"], **diverse["sets"]} if diverse else {},
+        **{
+            f"diverse_{feature}": runs
+            for feature, runs in (diverse or {"sets": {}})["sets"].items()
+        },
         "seeds": seeds,
     }
 
@@ -233,20 +237,21 @@ def pick(
 
 
 def _diverse(bank: dict[str, Any], n: int, avoid: Sequence[str], feature: str) -> list[int]:
-    sets = bank.get("diverse", {})
-    if feature not in ("style", "layout") or feature not in sets:
-        have = [k for k in sets if k != "c"]
+    runs = bank.get(f"diverse_{feature}") if feature in ("style", "layout") else None
+    if not runs:
+        have = [k.removeprefix("diverse_") for k in bank if k.startswith("diverse_")]
         raise SeedBankError(
             f"the bank has no diverse {feature!r} seed sets (it has {have or 'none'}); ask for "
             "style or layout from a bank made with the diverse-seed stage"
         )
-    if n > sets["c"]:
+    c = len(runs[0])
+    if n > c:
         raise SeedBankError(
-            f"a diverse seed set holds {sets['c']} seeds (diverse.c), fewer than n={n}; ask for "
-            f"at most {sets['c']}, or rerun the stage with a larger diverse.c"
+            f"a diverse seed set holds {c} seeds (diverse.c), fewer than n={n}; ask for "
+            f"at most {c}, or rerun the stage with a larger diverse.c"
         )
     tagged = {s["seed"] for s in bank["seeds"] if set(s["tags"]) & set(avoid)}
-    for run in sets[feature]:
+    for run in runs:
         if not tagged & set(run):
             return [int(s) for s in run[:n]]
     raise SeedBankError(

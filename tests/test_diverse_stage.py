@@ -122,6 +122,7 @@ def test_bank_returns_a_diverse_set_and_pick_checks_its_size(tmp_path, capsys):
                       "top_k": 1}, "hash", diverse=diverse)  # fmt: skip
     save_bank(bank, tmp_path / "b.json")
     bank = load_bank(tmp_path / "b.json")
+    assert bank["diverse_style"] == diverse["sets"]["style"]
     assert pick(bank, 4, diverse="layout") == [2, 4, 6, 0]
     assert pick(bank, 4, diverse="style") == [5, 1, 7, 2]
     assert pick(bank, 2, diverse="style", avoid=["grayscale"]) == [0, 3]  # the next FPS run

@@ -118,7 +118,8 @@ def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(dem
         sets = json.loads((run / "tables" / f"diverse_seeds_{model}.json").read_text())
         assert len(sets["sets"]["style"]) == 3 and all(len(r) == 4 for r in sets["sets"]["style"])
         bank = json.loads((run / "seedbank" / f"{model}.json").read_text())
-        assert bank["diverse"]["style"] == sets["sets"]["style"]
+        assert bank["diverse_style"] == sets["sets"]["style"]
+        assert bank["diverse_layout"] == sets["sets"]["layout"]
         assert (run / "figures" / f"fig11_diverse_seeds_{model}.png").stat().st_size > 1000
     assert verify(run / "particle" / "sd2" / "coco2.tar") == 6 * 4  # evaluation prompts x C
     assert not (run / "particle" / "sdxl-turbo").exists()  # one step: nothing to guide
