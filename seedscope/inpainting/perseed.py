@@ -27,6 +27,12 @@ from numpy.typing import ArrayLike
 from seedscope.errors import ConfigError, FeatureError
 from seedscope.style.perseed import rate_interval
 
+# the columns of each task in the per-seed text table, after the task's name and "_"
+TASK_COLUMNS = (
+    "n", "ratio", "ratio_lo", "ratio_hi", "ratio_rank", "text_count", "text_rate", "text_lo",
+    "text_hi", "text_rank", "text_population", "tag",
+)  # fmt: skip
+
 
 def bounded_mean_interval(
     values: ArrayLike, confidence: float = 0.95, draws: int = 2000, rng=None
@@ -34,18 +40,21 @@ def bounded_mean_interval(
     """Interval for the mean of ``values`` in [0, 1]: Gaffke's bound (Gaffke 2005; Learned-
     Miller and Thomas 2019, arXiv 1905.06208) on each side, each at level (1 - confidence) / 2.
 
-    The upper end is the ``1 - alpha/2`` quantile of ``sum(w_i x_i) + w_0 * 1`` over Dirichlet(1,
-    ..., 1) weights ``w`` on the n values and one extra value at the bound 1; the lower end is
-    the ``alpha/2`` quantile with the extra value at 0. It is the Bayesian bootstrap with one
-    point at the bound, and is about as wide as a bootstrap when many values are non-zero; with
-    all values 0 the upper end is Clopper-Pearson's, ``1 - (alpha/2)^(1/n)``. The weights of
-    the zero values only matter through their sum (a Gamma(#zeros) draw), so a draw costs
-    O(non-zero values), not O(n). ``draws`` Monte Carlo draws, from ``default_rng(rng)``.
+    The upper end is the ``1 - alpha/2`` quantile of ``sum(w_i x_i) + w_extra * 1`` over
+    Dirichlet(1, ..., 1) weights ``w`` on the n values and one extra value at the bound 1; the
+    lower end is the ``alpha/2`` quantile with the extra value at 0. It is the Bayesian
+    bootstrap with one point at the bound, and is about as wide as a bootstrap when many values
+    are non-zero; with all values 0 the upper end is Clopper-Pearson's, ``1 - (alpha/2)^(1/n)``
+    (computed exactly). The weights of the zero values only matter through their sum (a
+    Gamma(#zeros) draw), so a draw costs O(non-zero values), not O(n). ``draws`` Monte Carlo
+    draws, from ``default_rng(rng)``.
     """
     values = np.asarray(values, dtype=float)
     rng = np.random.default_rng(rng)
     n, nonzero = len(values), values[values != 0]
     alpha = 1 - confidence
+    if len(nonzero) == 0:  # the extra value's weight is Beta(1, n): its quantile, exactly
+        return 0.0, float(1 - (alpha / 2) ** (1 / n))
     weights = rng.standard_gamma(1.0, (draws, len(nonzero) + 1))  # the non-zero values, the bound
     zeros = rng.standard_gamma(n - len(nonzero), draws) if n > len(nonzero) else 0.0
     weighted = weights[:, :-1] @ nonzero
