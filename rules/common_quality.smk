@@ -126,6 +126,9 @@ def generalisation_input(wildcards):
 STYLE = config["style"]
 LAYOUT = config["layout"]
 INPAINTING = config["inpainting"]
+# the inpainting models' names, exactly: tables/text_<model>.csv and text_<model>_<task>.csv
+# split only one way ("(?!)" matches nothing)
+INPAINTERS = "|".join(re.escape(m) for m in JOBS.inpainting_models()) or "(?!)"
 
 
 def style_thresholds():

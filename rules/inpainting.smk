@@ -66,6 +66,8 @@ rule text_table:
         f"{RUN}/logs/inpainting/text_table_{{model}}.log",
     benchmark:
         f"{RUN}/benchmarks/inpainting/text_table_{{model}}.tsv"
+    wildcard_constraints:
+        model=INPAINTERS,
     conda:
         "../envs/features.yaml"
     threads: 1
@@ -77,6 +79,31 @@ rule text_table:
         ),
     script:
         "../scripts/text_table.py"
+
+
+rule text_task_table:
+    input:
+        table=JOBS.pattern("text_table"),
+    output:
+        table=in_report(
+            JOBS.pattern("text_task_table"),
+            "text_task_table.rst",
+            "6. Inpainting text artifacts",
+            "Per-seed text, per task",
+        ),
+    log:
+        f"{RUN}/logs/inpainting/text_task_table_{{model}}_{{set}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/inpainting/text_task_table_{{model}}_{{set}}.tsv"
+    wildcard_constraints:
+        model=INPAINTERS,
+    conda:
+        "../envs/features.yaml"
+    threads: 1
+    resources:
+        **cluster_resources(mem_mb=2000, minutes=10),
+    script:
+        "../scripts/text_task_table.py"
 
 
 rule fig12_inpainting_text:

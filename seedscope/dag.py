@@ -60,6 +60,7 @@ PATHS = {
     "fig10": "figures/fig10_layout_{model}.png",
     "pairs": "inpainting/pairs",
     "text_table": "tables/text_{model}.csv",
+    "text_task_table": "tables/text_{model}_{set}.csv",
     "fig12": "figures/fig12_inpainting_text_{model}.png",
     "particle_shard": "particle/{model}/{set}.tar",
     "particle_manifest": "particle/{model}/{set}.json",
@@ -342,9 +343,14 @@ class Dag:
         ]
 
     def inpainting_outputs(self) -> list[str]:
-        """The per-seed text table, fig. 12 and seed bank of every inpainting model."""
+        """The per-seed text tables (both tasks, and one per task), fig. 12 and seed bank of
+        every inpainting model."""
         names = ("text_table", "fig12", "seedbank")
-        return [self.path(n, model=m) for m in self.inpainting_models() for n in names]
+        return [self.path(n, model=m) for m in self.inpainting_models() for n in names] + [
+            self.path("text_task_table", model=m, set=task)
+            for m in self.inpainting_models()
+            for task in inpaint_sets(self.config, m)
+        ]
 
     # -- diverse seeds (paper section 4.4) ------------------------------------------------------
     def diverse_models(self) -> list[str]:
@@ -473,6 +479,7 @@ class Dag:
             ),
             "inpaint_pairs": int(bool(inpainters)),
             "text_table": len(inpainters),
+            "text_task_table": sum(len(inpaint_sets(self.config, m)) for m in inpainters),
             "particle_guidance": len(self.particle_jobs()),
             "extract_particle_features": len(self.particle_feature_jobs()),
             "diverse_seeds": len(self.diverse_models()),

@@ -78,6 +78,7 @@ def test_paper_dag_prices_the_inpainting_jobs():
     assert dag.inpainting_models() == ["sd2-inpaint"]
     assert len(dag.ocr_jobs()) == 2 * 64 and counts["inpaint_pairs"] == 1
     assert counts["coco_annotations_download"] == 1 and counts["fig12_inpainting_text"] == 1
+    assert counts["text_table"] == 1 and counts["text_task_table"] == 2  # both tasks, and each
     assert counts["generate"] == 2 * 4 * 64 + 2 * 64  # text-to-image, then the two tasks
     from seedscope.plan import make_plan
 

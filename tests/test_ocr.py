@@ -24,7 +24,8 @@ from seedscope.inpainting.ocr import (
     load_ocr_extractor,
     text_ratio,
 )
-from seedscope.inpainting.perseed import bounded_mean_interval, seed_text_stats
+from seedscope.inpainting.perseed import TASK_COLUMNS, bounded_mean_interval, seed_text_stats
+from seedscope.inpainting.tables import task_table
 
 SIZE = 320
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
@@ -164,6 +165,17 @@ def test_the_seed_with_planted_text_is_tagged_and_no_other(extractor):
     assert (table["removal_ratio"] <= table["removal_ratio_hi"]).all()
     again = seed_text_stats(ratios, flags, seeds, pairs, tasks, draws=1000)
     assert again.equals(table)
+    per_task = [f"{task}_{c}" for task in ("completion", "removal") for c in TASK_COLUMNS]
+    assert list(table.columns) == ["seed", *per_task, "text_tag", "tags"]
+    removal = task_table(table, "removal").set_index("seed")
+    assert list(removal.columns) == ["task", *TASK_COLUMNS, "text_tag"]
+    assert removal.loc[7, "tag"] and removal["text_tag"].equals(table.set_index("seed")["text_tag"])
+    assert removal["ratio_lo"].equals(table.set_index("seed")["removal_ratio_lo"])
+    assert not task_table(table, "completion")["tag"].any()
+    with pytest.raises(
+        FeatureError, match=r"no task 'inpaint' \(it has \['completion', 'removal'\]"
+    ):
+        task_table(table, "inpaint")
 
 
 def test_ratio_interval_is_the_bayesian_bootstrap_with_a_point_at_the_bound():
@@ -175,8 +187,11 @@ def test_ratio_interval_is_the_bayesian_bootstrap_with_a_point_at_the_bound():
     upper = np.quantile(weights[:, :40] @ values + weights[:, 40], 0.95)  # at 1
     assert fast == pytest.approx((lower, upper), abs=0.005)
     # no text in 500 pairs: [0, Clopper-Pearson's upper bound of the rate], not [0, 0]
-    low, high = bounded_mean_interval(np.zeros(500), 0.95, draws=20000, rng=2)
-    assert low == 0 and high == pytest.approx(1 - 0.025 ** (1 / 500), rel=0.05)
+    assert bounded_mean_interval(np.zeros(500), 0.95) == (0.0, 1 - 0.025 ** (1 / 500))
+    one = np.zeros(500)
+    one[0] = 1e-9  # one tiny value: the Monte Carlo quantile of the same Beta(1, 500) weight
+    low, high = bounded_mean_interval(one, 0.95, draws=20000, rng=2)
+    assert low < 1e-9 and high == pytest.approx(1 - 0.025 ** (1 / 500), rel=0.05)
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (0.5, 3)], ids=["symmetric", "mostly-small"])

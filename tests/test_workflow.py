@@ -138,6 +138,10 @@ def test_demo_inpaints_every_pair_and_tags_text_prone_seeds(demo):
         assert ((ocr.features[:, 0] >= 0) & (ocr.features[:, 0] <= 1)).all()
     text = pd.read_csv(run / "tables" / "text_sd2-inpaint.csv")
     assert list(text["seed"]) == list(range(32)) and (text["removal_n"] == 2).all()
+    for task in ("removal", "completion"):
+        part = pd.read_csv(run / "tables" / f"text_sd2-inpaint_{task}.csv")
+        assert (part["task"] == task).all() and (part["n"] == 2).all()
+        assert part["ratio"].tolist() == text[f"{task}_ratio"].tolist()
     bank = json.loads((run / "seedbank" / "sd2-inpaint.json").read_text())
     assert "text" in bank["tags"] and all("text" in s for s in bank["seeds"])
     for name in ("fig12_inpainting_text_sd2-inpaint.png", "fig12_inpainting_text_sd2-inpaint.pdf"):
@@ -196,7 +200,8 @@ def LAYOUT(models: int, extract: int = 0) -> dict[str, int]:  # noqa: N802
 
 def INPAINTING(extract: int = 0) -> dict[str, int]:  # noqa: N802
     """The inpainting model's jobs after ``extract`` new OCR tables (demo: two tasks)."""
-    return {"extract_features": extract, "text_table": 1, "fig12_inpainting_text": 1}
+    jobs = {"extract_features": extract, "text_table": 1, "fig12_inpainting_text": 1}
+    return jobs | {"text_task_table": 2}
 
 
 def DIVERSE(seeds: int = 0, particles: int = 0, extract: int = 0) -> dict[str, int]:  # noqa: N802

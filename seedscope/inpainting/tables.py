@@ -12,7 +12,7 @@ import pandas as pd
 from seedscope.errors import FeatureError
 from seedscope.features.table import read_table
 from seedscope.inpainting.ocr import COLUMNS
-from seedscope.inpainting.perseed import seed_text_stats
+from seedscope.inpainting.perseed import TASK_COLUMNS, seed_text_stats
 from seedscope.prompts.rows import read_prompts
 
 
@@ -67,3 +67,20 @@ def text_table(
         ratio, has_text, features.seeds, features.pair_ids, features.tasks,
         confidence=confidence, margin=margin, draws=resamples,
     )  # fmt: skip
+
+
+def task_table(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """One task's part of the per-seed text table (:func:`text_table`): ``seed``, ``task``, the
+    task's columns without its name (:data:`~seedscope.inpainting.perseed.TASK_COLUMNS`), and
+    ``text_tag`` (the tag, from either task)."""
+    columns = [f"{task}_{c}" for c in TASK_COLUMNS]
+    if not set(columns) <= set(table.columns):
+        tasks = sorted(c.removesuffix("_ratio_rank") for c in table if c.endswith("_ratio_rank"))
+        raise FeatureError(
+            f"the text table has no task {task!r} (it has {tasks}); ask for one of those, or "
+            "rebuild the table with that task's OCR tables"
+        )
+    part = table[["seed", *columns]].rename(columns=dict(zip(columns, TASK_COLUMNS, strict=True)))
+    part.insert(1, "task", task)
+    part["text_tag"] = table["text_tag"]
+    return part
