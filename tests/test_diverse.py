@@ -182,6 +182,32 @@ def test_score_interval_coverage():
     assert abs(coverage - 0.95) < tolerance
 
 
+def test_random_seed_baseline_covers_the_expected_score_of_random_seed_sets():
+    """A fixed pool of 128 seeds; each data set draws 100 fresh prompts, whose images are an
+    offset + the seed's effect + the prompt's effect + noise. The truth, the expected score of
+    a random 4-seed set of the pool, is the mean cosine of two distinct pool seeds' images of a
+    fresh prompt. benchmarks/bench_table2_intervals.py checks the paper's size (500 prompts,
+    1,024 seeds, 1,000 draws): coverage 0.950 over 300 data sets."""
+    rng = np.random.default_rng(11)
+    seeds, prompts, dims, datasets = 128, 100, 8, 300
+    pool = 0.8 * rng.normal(size=(seeds, dims))
+
+    def images(prompt_effects):  # (P, 1 or N, D) -> every pool seed's image of each prompt
+        return 1.0 + pool + prompt_effects + rng.normal(size=(len(prompt_effects), seeds, dims))
+
+    truth_images = images(rng.normal(0, 0.7, (4000, 1, dims)))  # 4,000 x 128 x 127 pairs
+    unit = truth_images / np.linalg.norm(truth_images, axis=2, keepdims=True)
+    sums = np.einsum("pid,pjd->p", unit, unit) - seeds
+    truth = sums.mean() / (seeds * (seeds - 1))
+    hits = 0
+    for k in range(datasets):
+        est = random_seed_baseline(
+            images(rng.normal(0, 0.7, (prompts, 1, dims))), c=4, draws=200, seed=k, resamples=1000
+        )
+        hits += est.low <= truth <= est.high
+    assert abs(hits / datasets - 0.95) < 3.5 * np.sqrt(0.95 * 0.05 / datasets), hits / datasets
+
+
 def test_random_seed_baseline():
     rng = np.random.default_rng(9)
     feats = rng.normal(size=(80, 30, 8)) + 1.0
