@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from seedscope.errors import SeedscopeError
+from seedscope.errors import DataError, SeedscopeError
 
 
 def _verify(args) -> int:
@@ -52,20 +52,29 @@ def _rerender(args) -> int:
     import torch
     from PIL import Image
 
-    from seedscope.generate import rerender
+    from seedscope.diverse.particle_shard import rerender_particle
+    from seedscope.generate import check_conditioning, rerender
+    from seedscope.inpainting.render import shard_conditioning
     from seedscope.models import load_pipeline
     from seedscope.shards import ShardReader
 
     reader = ShardReader(args.shard)
     meta = reader.meta(args.key)
+    particle = "particle_guidance" in meta  # one of C particles, rendered jointly
+    if particle and args.alone:
+        raise DataError(
+            f"{args.key} is one of {len(meta['particles'])} Particle Guidance particles, "
+            "rendered together: it cannot be rendered alone; drop --alone"
+        )
+    conditioning = None if args.pairs is None else shard_conditioning(reader, args.pairs)
+    if not particle:
+        check_conditioning(meta, conditioning)
     torch.set_num_threads(args.threads or meta["threads"])
     pipe = load_pipeline(meta["model"], meta["model_spec"], args.device or meta["device"])
-    conditioning = None
-    if args.pairs is not None:
-        from seedscope.inpainting.render import shard_conditioning
-
-        conditioning = shard_conditioning(reader, args.pairs)
-    image = rerender(meta, pipe, exact=not args.alone, conditioning=conditioning)
+    if particle:
+        image = rerender_particle(meta, pipe)
+    else:
+        image = rerender(meta, pipe, exact=not args.alone, conditioning=conditioning)
     stored = np.asarray(reader.image(args.key))
     diff = np.abs(image.astype(int) - stored.astype(int))
     print(

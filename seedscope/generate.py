@@ -425,6 +425,17 @@ def _done(value):
     return future
 
 
+def check_conditioning(meta: dict[str, Any], conditioning) -> None:
+    """Raise ``DataError`` when an inpainted image (its metadata names a pair) comes without
+    the conditioning it was rendered with."""
+    pair = meta.get("prompt_meta", {}).get("pair_id")
+    if pair is not None and conditioning is None:
+        raise DataError(
+            f"image {meta['key']} was inpainted from pair {pair}: give the pair set it was "
+            "rendered from (seedscope rerender --pairs results/<run>/inpainting/pairs)"
+        )
+
+
 def rerender(
     meta: dict[str, Any],
     pipe,
@@ -439,12 +450,7 @@ def rerender(
     ``conditioning`` is what ``render_shard`` was given: an inpainted image (its metadata
     names a pair) needs it (``seedscope.inpainting.render.shard_conditioning``).
     """
-    pair = meta.get("prompt_meta", {}).get("pair_id")
-    if pair is not None and conditioning is None:
-        raise DataError(
-            f"image {meta['key']} was inpainted from pair {pair}: give the pair set it was "
-            "rendered from (seedscope rerender --pairs results/<run>/inpainting/pairs)"
-        )
+    check_conditioning(meta, conditioning)
     spec = meta["model_spec"]
     embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
     if exact:

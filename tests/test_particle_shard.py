@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from seedscope.cli import main
 from seedscope.diverse.particle import ParticleGuidance
 from seedscope.diverse.particle_shard import render_particle_shard, rerender_particle
 from seedscope.errors import ConfigError
@@ -121,6 +122,14 @@ def test_shard_verifies_and_records_the_settings(sd2, reference):
     key = image_key(PROMPTS[1]["id"], SEEDS[2])
     again = rerender_particle(reader.meta(key), pipe)
     assert np.array_equal(again, np.asarray(reader.image(key)))
+
+
+def test_the_rerender_command_renders_a_particle_with_its_siblings(reference, capsys):
+    key = image_key(PROMPTS[0]["id"], SEEDS[1])
+    assert main(["rerender", str(reference), key]) == 0
+    assert f"{key}: max difference 0 levels" in capsys.readouterr().out
+    assert main(["rerender", str(reference), key, "--alone"]) == 2
+    assert "rendered together: it cannot be rendered alone" in capsys.readouterr().err
 
 
 def test_changed_setting_does_not_resume_a_partial_of_other_settings(sd2, reference, tmp_path):
