@@ -26,14 +26,10 @@ masks = PairMasks(snakemake.input.pairs, [r for rows in prompts.values() for r i
 ocr = load_extractor("ocr", dict(p.ocr))
 shards = list(snakemake.input.shards)
 
-
-def read_image(task, seed, prompt_id):
-    return drawn_images(shards_of_set(shards, task), [seed], [prompt_id])[prompt_id, seed]
-
-
 examples = gather_examples(
-    table, p.tasks, p.fig12["seeds"], p.fig12["pairs"], read_image, prompts, masks.get,
-    lambda image: ocr.ocr.detect(image),
+    table, p.tasks, p.fig12["seeds"], p.fig12["pairs"],
+    lambda task, seeds, ids: drawn_images(shards_of_set(shards, task), seeds, ids),
+    prompts, masks.get, lambda image: ocr.ocr.detect(image),
 )  # fmt: skip
 plot_inpainting_text(
     table,

@@ -122,13 +122,9 @@ def check_layout(config: dict[str, Any]) -> None:
                 f"config key layout.fig10.{key}: {layout['fig10'][key]!r} is not an object of "
                 f"prompt set {name!r}; choose from {spec['objects']}"
             )
-    first, count = config["seeds"]["first"], config["seeds"]["count"]
-    outside = [s for s in layout["fig10"]["seeds"] if not first <= s < first + count]
-    if outside:
-        raise ConfigError(
-            f"config key layout.fig10.seeds: {outside} are outside the studied seeds "
-            f"{first}..{first + count - 1}"
-        )
+    from seedscope.config import check_studied_seeds
+
+    check_studied_seeds(config, "layout.fig10.seeds", layout["fig10"]["seeds"])
     if features["weights"] == "hub":
         for key in ("segmenter", "depth"):
             where = features[key]

@@ -213,11 +213,16 @@ def _check_classifier(config: dict[str, Any], check_libraries: bool) -> None:
         )
     if check_libraries:
         check_once("timm backbone", ["timm"], _check_backbone, settings["backbone"])
+    check_studied_seeds(config, "classifier.gradcam.seeds", settings["gradcam"]["seeds"])
+
+
+def check_studied_seeds(config: dict[str, Any], key: str, seeds: list[int]) -> None:
+    """Raise ``ConfigError`` naming ``key`` when some of ``seeds`` are not studied seeds."""
     first, count = config["seeds"]["first"], config["seeds"]["count"]
-    outside = [s for s in settings["gradcam"]["seeds"] if not first <= s < first + count]
+    outside = [s for s in seeds if not first <= s < first + count]
     if outside:
         raise ConfigError(
-            f"config key classifier.gradcam.seeds: {outside} are outside the studied seeds "
+            f"config key {key}: {outside} are outside the studied seeds "
             f"{first}..{first + count - 1}"
         )
 

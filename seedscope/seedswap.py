@@ -137,6 +137,8 @@ def plot_seed_swap(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from seedscope.quality.figures import save_figure
+
     seed_i, seed_j = study["seeds"]
     columns = (
         [f"seed {seed_i}"]
@@ -169,7 +171,4 @@ def plot_seed_swap(
         "Switching the sampler's noise to another seed mid-trajectory (DDIM, stochastic)",
         fontsize=font_size + 1,
     )
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)

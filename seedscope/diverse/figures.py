@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from seedscope.diverse.table2 import METHODS, PG  # noqa: E402
+from seedscope.quality.figures import save_figure  # noqa: E402
 
 
 def fig11_examples(
@@ -86,8 +87,5 @@ def plot_fig11(
             name = f"{textwrap.fill(text[:60], 22)}\n\n{name}"
         row[0].set_ylabel(name, fontsize=font_size - 2)
     fig.suptitle(f"{model}: diverse seeds vs random seeds and PG", fontsize=font_size + 1)
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)
     return fig

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,23 @@ def read_table(path: str | Path) -> FeatureTable:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as error:
         raise FeatureError(f"feature table {path} is unreadable ({error}); {fix}") from error
     return FeatureTable(**arrays, meta=meta)
+
+
+def read_tables(
+    paths: Sequence[str | Path], extractor: str, width: int | None = None
+) -> list[FeatureTable]:
+    """Read the feature tables of one ``extractor`` (and, if given, rows of ``width`` values);
+    none given, or a table of another extractor or width, raises :class:`FeatureError`."""
+    if not paths:
+        raise FeatureError(
+            f"no {extractor} feature tables given; pass those of features/{extractor}/"
+        )
+    tables = [read_table(path) for path in paths]
+    for path, table in zip(paths, tables, strict=True):
+        found, found_width = table.meta.get("extractor"), table.features.shape[1]
+        if found != extractor or width not in (None, found_width):
+            raise FeatureError(
+                f"{path} holds {found!r} features of width {found_width}, not {extractor} "
+                f"features; pass the tables of features/{extractor}/"
+            )
+    return tables

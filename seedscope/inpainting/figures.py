@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 
+from seedscope.quality.figures import save_figure  # noqa: E402
+
 
 def _ranked(ax, table: pd.DataFrame, task: str, font_size: float) -> None:
     ordered = table.sort_values([f"{task}_ratio", "seed"], ascending=[False, True])
@@ -65,10 +67,7 @@ def plot_inpainting_text(
             found = ", ".join(b.text for b in boxes)[:24]
             ax.set_title(f"seed {seed}" + (f"\n'{found}'" if found else ""), fontsize=font_size - 2)
     fig.suptitle(f"{model}: seeds that write text when inpainting", fontsize=font_size + 1)
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)
 
 
 def gather_examples(
@@ -76,19 +75,22 @@ def gather_examples(
     tasks: Sequence[str],
     n_seeds: int,
     n_pairs: int,
-    read_image: Callable[[str, int, str], np.ndarray],
+    read_images: Callable[[str, list[int], list[str]], dict[tuple[str, int], np.ndarray]],
     prompts: dict[str, list[dict]],
     mask_of: Callable[[str], np.ndarray],
     detect: Callable[[np.ndarray], list],
 ) -> dict[str, list[tuple[int, np.ndarray, np.ndarray, list]]]:
     """Per task, the first ``n_pairs`` prompts of the ``n_seeds`` most text-prone seeds:
-    ``(seed, image, mask, boxes)``, read with ``read_image(task, seed, prompt_id)``."""
+    ``(seed, image, mask, boxes)``, the images read at once per task with
+    ``read_images(task, seeds, prompt_ids) -> {(prompt_id, seed): image}``."""
     examples = {}
     for task in tasks:
-        chosen = []
-        for seed in text_prone(table, task, n_seeds):
-            for row in prompts[task][:n_pairs]:
-                image = read_image(task, seed, row["id"])
-                chosen.append((seed, image, mask_of(row["id"]), detect(image)))
-        examples[task] = chosen
+        seeds = text_prone(table, task, n_seeds)
+        ids = [row["id"] for row in prompts[task][:n_pairs]]
+        images = read_images(task, seeds, ids)
+        examples[task] = [
+            (seed, images[pid, seed], mask_of(pid), detect(images[pid, seed]))
+            for seed in seeds
+            for pid in ids
+        ]
     return examples

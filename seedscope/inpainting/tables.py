@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from seedscope.errors import FeatureError
-from seedscope.features.table import read_table
+from seedscope.features.table import read_tables
 from seedscope.inpainting.ocr import COLUMNS
 from seedscope.inpainting.perseed import TASK_COLUMNS, seed_text_stats
 from seedscope.prompts.rows import read_prompts
@@ -33,13 +33,7 @@ def read_text_tables(
 ) -> TextFeatures:
     """Concatenate OCR feature tables, each row's pair and task taken from the prompt files."""
     meta = {r["id"]: r["meta"] for f in prompt_files for r in read_prompts(f)}
-    tables = [read_table(path) for path in paths]
-    for path, table in zip(paths, tables, strict=True):
-        if table.meta.get("extractor") != "ocr":
-            raise FeatureError(
-                f"{path} holds {table.meta.get('extractor')!r} features, not OCR features; pass "
-                "the tables of features/ocr/"
-            )
+    tables = read_tables(paths, "ocr")
     prompt_ids = np.concatenate([t.prompt_ids for t in tables])
     unknown = [p for p in prompt_ids if p not in meta]
     if unknown:

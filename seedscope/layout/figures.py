@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 
 from seedscope.layout.measures import LAYOUT_COLUMNS  # noqa: E402
 from seedscope.layout.tables import LayoutFeatures  # noqa: E402
+from seedscope.quality.figures import save_figure  # noqa: E402
 
 COLUMN = {name: i for i, name in enumerate(LAYOUT_COLUMNS)}
 
@@ -66,7 +67,4 @@ def plot_layout(
         ax.legend(fontsize=font_size - 2)
         ax.tick_params(labelsize=font_size - 1)
     fig.suptitle(f"{model}: seeds and layout", fontsize=font_size + 1)
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seedscope.errors import FeatureError
-from seedscope.features.table import read_table
+from seedscope.features.table import read_tables
 from seedscope.layout.measures import LAYOUT_COLUMNS
 
 
@@ -24,18 +23,7 @@ class LayoutFeatures:
 
 def read_layout_tables(paths: Sequence[str | Path]) -> LayoutFeatures:
     """Concatenate layout feature tables; a table of another extractor is a ``FeatureError``."""
-    if not paths:
-        raise FeatureError("no layout feature tables given; the layout stage needs at least one")
-    tables = [read_table(path) for path in paths]
-    for path, table in zip(paths, tables, strict=True):
-        if table.meta.get("extractor") != "layout" or table.features.shape[1] != len(
-            LAYOUT_COLUMNS
-        ):
-            raise FeatureError(
-                f"{path} holds {table.meta.get('extractor')!r} features of width "
-                f"{table.features.shape[1]}, not layout features {LAYOUT_COLUMNS}; pass the "
-                "tables of features/layout/"
-            )
+    tables = read_tables(paths, "layout", width=len(LAYOUT_COLUMNS))
     return LayoutFeatures(
         seeds=np.concatenate([t.seeds for t in tables]),
         prompt_ids=np.concatenate([t.prompt_ids for t in tables]),

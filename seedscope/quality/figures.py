@@ -117,6 +117,14 @@ def drawn_images(
     return images
 
 
+def save_figure(fig, pdf: str | Path, png: str | Path, dpi: int) -> None:
+    """Lay ``fig`` out, write it as PDF and as PNG at ``dpi``, and close it."""
+    fig.tight_layout()
+    fig.savefig(pdf)
+    fig.savefig(png, dpi=dpi)
+    plt.close(fig)
+
+
 def fig5_metrics(table: pd.DataFrame) -> list[str]:
     """The metrics of :data:`FIG5_METRICS` that ``table`` has (a value and a rank column)."""
     metrics = [m for m in FIG5_METRICS if {m, f"{m}_rank"} <= set(table.columns)]
@@ -178,10 +186,7 @@ def plot_best_worst(
     fig.suptitle(
         f"{model}: top-{n_seeds} and bottom-{n_seeds} seeds by {names}", fontsize=font_size + 1
     )
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)
     return fig
 
 
@@ -319,8 +324,5 @@ def plot_set_vs_set(
         for panel in (rank_ax, ax):
             panel.tick_params(labelsize=font_size - 1)
             panel.legend(fontsize=font_size - 2, loc="best")
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)
     return fig

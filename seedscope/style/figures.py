@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
 
 from seedscope.diverse.fps import farthest_point_sampling  # noqa: E402
-from seedscope.quality.figures import drawn_images  # noqa: E402
+from seedscope.quality.figures import drawn_images, save_figure  # noqa: E402
 from seedscope.style.measures import FLAGS  # noqa: E402
 
 THUMB_INCHES = 0.4  # width of a thumbnail on the style map
@@ -86,10 +86,7 @@ def plot_style_map(
         "prompt and across prompts)",
         fontsize=font_size + 1,
     )
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)
 
 
 def _rates_panel(ax, table: pd.DataFrame, name: str, margin: float, font_size: float) -> None:
@@ -140,7 +137,4 @@ def plot_style_seeds(
         if not examples.get(name):
             row[1].text(0.5, 0.5, f"no {name} image", ha="center", fontsize=font_size)
     fig.suptitle(f"{model}: grayscale, sky and border seeds", fontsize=font_size + 1)
-    fig.tight_layout()
-    fig.savefig(pdf)
-    fig.savefig(png, dpi=dpi)
-    plt.close(fig)
+    save_figure(fig, pdf, png, dpi)

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seedscope.errors import FeatureError
-from seedscope.features.table import read_table
+from seedscope.features.table import read_tables
 from seedscope.style.measures import FLAGS, MEASURES, Thresholds, flags
 from seedscope.style.perseed import seed_rates
 
@@ -33,15 +32,7 @@ class StyleFeatures:
 
 def read_style_tables(paths: Sequence[str | Path]) -> StyleFeatures:
     """Concatenate style feature tables; a table of another extractor is a ``FeatureError``."""
-    if not paths:
-        raise FeatureError("no style feature tables given; the style stage needs at least one")
-    tables = [read_table(path) for path in paths]
-    for path, table in zip(paths, tables, strict=True):
-        if table.meta.get("extractor") != "style":
-            raise FeatureError(
-                f"{path} holds {table.meta.get('extractor')!r} features, not style features; "
-                "pass the tables of features/style/"
-            )
+    tables = read_tables(paths, "style")
     features = np.concatenate([t.features for t in tables])
     width = len(MEASURES)
     return StyleFeatures(
