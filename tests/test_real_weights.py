@@ -137,3 +137,25 @@ def test_fid_of_real_inception_features_equals_clean_fid_compute_fid(tmp_path):
     )
     theirs = fid.compute_fid(str(folders["a"]), str(folders["b"]), mode="clean", device="cpu")
     assert float(np.ravel(ours)[0]) == pytest.approx(theirs, rel=1e-3)
+
+
+def test_dino_vitb8_loads_and_embeds(monkeypatch):
+    """facebook/dino-vitb8 from the cache through the extractor: ViT-B/8, 768-d CLS embeddings
+    at DINO's 224 px and at a generated image's own 512 px (interpolated positions)."""
+    from seedscope.features.dino import HUB_ID
+    from seedscope.features.extractors import load_extractor
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _cached(HUB_ID)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dino = load_extractor("dino", {"weights": HUB_ID, "batch_size": 2}, device)
+    config = dino.model.config
+    assert config.patch_size == 8 and config.hidden_size == 768 and config.image_size == 224
+    assert dino.dim == dino.meta["dim"] == 768 and dino.meta["layer_norm_eps"] == 1e-6
+    assert dino.meta["weights_sha256"] and dino.meta["revision"]
+    rng = np.random.default_rng(0)
+    for size in (224, 512):
+        images = [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(2)]
+        features = dino(images)
+        assert features.shape == (2, 768) and features.dtype == np.float32
+        assert np.isfinite(features).all() and not np.allclose(features[0], features[1])

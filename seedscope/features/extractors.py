@@ -4,7 +4,8 @@ An extractor is called as ``extractor(images, prompts)`` with HxWx3 uint8 arrays
 prompt texts (or, for one with ``needs_objects``, the object each prompt names) and returns an
 (N, D) float32 array (Inception: pool3 features, D = 2048; HPS: the score, D = 1; style: the
 style measures and the projected Gram vector; layout: found, x, y, size, depth; OCR, given
-each image's inpainting mask: text ratio in the mask, has text, box count).
+each image's inpainting mask: text ratio in the mask, has text, box count; DINO: the ViT-B/8
+CLS embedding, D = 768, for Table 2's in-batch cosine similarity).
 ``extractor.meta`` names it, its version and its weights (file and sha256) and D;
 it goes into every feature table's metadata.
 """
@@ -20,7 +21,7 @@ import torch
 
 from seedscope.errors import FeatureError
 
-EXTRACTORS = ("inception", "hps", "style", "layout", "ocr")
+EXTRACTORS = ("inception", "hps", "style", "layout", "ocr", "dino")
 
 
 class Extractor(Protocol):
@@ -72,6 +73,10 @@ def load_extractor(
         from seedscope.layout.extractor import load_layout
 
         return load_layout(settings, device=device, weights=weights)
+    if name == "dino":
+        from seedscope.features.dino import load_dino
+
+        return load_dino(settings, device=device, weights=weights)
     if name == "inception":
         from seedscope.features.inception import load_inception
 

@@ -1,4 +1,4 @@
-"""Tiny feature extractors (Inception for FID/KID, an open_clip CLIP for HPS) built from config.
+"""Tiny feature extractors (Inception, an open_clip CLIP for HPS, a DINO ViT) built from config.
 
 Weights are random with a fixed initialisation seed, so the same seed gives the same extractor
 on every machine. Each is saved to a folder with a ``config.json`` and read back by the loaders
@@ -10,6 +10,12 @@ of :mod:`seedscope.features` that load the real weights:
   pool3) saved as safetensors; it runs behind clean-fid's own resize.
 - ``hps``: open_clip's ``CLIP`` with the ViT-H-14 config overridden by a tiny one, saved as
   ``{"state_dict": ...}`` like the HPS v2 checkpoints and loaded by ``open_clip.create_model``.
+- ``dino``: a transformers ``ViTModel`` (no pooler) from the tiny ``ViTConfig``
+  :data:`TINY_DINO`, saved with ``save_pretrained`` straight into the folder (its config.json
+  is transformers', with a ``seedscope-tiny.json`` beside it), so that
+  :func:`seedscope.features.dino.load_dino` loads it as it loads a local copy of
+  ``facebook/dino-vitb8``. Its position table is 4 x 4 patches of 8 px (32 px); larger images
+  go through DINO's interpolation as the real model's 28 x 28 (224 px) table does.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from torch import nn
 from seedscope.errors import FeatureError
 
 FORMAT = "seedscope-tiny-extractor/1"
-TINY_EXTRACTORS = ("inception", "hps", "style", "layout")
+TINY_EXTRACTORS = ("inception", "hps", "style", "layout", "dino")
 CONFIG_FILE = "config.json"
 
 TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
@@ -53,6 +59,19 @@ TINY_HPS_ARCH = {
     },
 }
 TINY_HPS_FILE = "HPS_tiny_compressed.pt"
+
+# DINO ViT-B/8's shape (patch 8, exact GELU, biased q/k/v, LayerNorm eps 1e-6) at toy sizes.
+TINY_DINO = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "patch_size": 8,
+    "image_size": 32,
+    "hidden_act": "gelu",
+    "qkv_bias": True,
+    "layer_norm_eps": 1e-6,
+}
 
 
 class TinyInception(nn.Module):
@@ -116,6 +135,8 @@ def build_tiny_extractor(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)  # model initialisation only
+    if name == "dino":
+        return _build_tiny_dino(folder, seed)
     if name == "inception":
         from safetensors.torch import save_file
 
@@ -131,4 +152,18 @@ def build_tiny_extractor(
         torch.save({"state_dict": model.state_dict()}, folder / weights)
     config = {"format": FORMAT, "extractor": name, "seed": seed, "arch": arch, "weights": weights}
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def _build_tiny_dino(folder: Path, seed: int) -> Path:
+    """A tiny random ``ViTModel`` (:data:`TINY_DINO`) saved with ``save_pretrained`` into
+    ``folder``, with ``seedscope-tiny.json`` (format, seed, config) beside it."""
+    from transformers import ViTConfig, ViTModel
+
+    from seedscope.features.dino import TINY_MARKER
+
+    model = ViTModel(ViTConfig(**TINY_DINO), add_pooling_layer=False)  # seeded by the caller
+    model.save_pretrained(folder)
+    marker = {"format": FORMAT, "extractor": "dino", "seed": seed, "arch": TINY_DINO}
+    (folder / TINY_MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
     return folder
