@@ -1,41 +1,43 @@
-"""Particle Guidance shard: the C images of every evaluation prompt of one set, rendered jointly.
+"""Particle Guidance shard: the C images of every evaluation prompt of one set, rendered jointly
+at one coefficient (0: the same particle seeds without guidance, the control).
 
 Reads:  snakemake.input.prompts, .weights (tiny model folder, optional)
-        snakemake.params.spec, .generation, .device, .pg (ParticleGuidance settings),
-        .particles (the C seeds), .evaluation ({style_set, style_prompts, seed, layout_set,
-        split_seed}: which prompts of the set are evaluation prompts)
+        snakemake.wildcards.model, .set, .coeff
+        snakemake.params.spec, .generation, .device, .pg (ParticleGuidance settings, the
+        coefficient included), .draw (particle_seeds' draw: first, count, c, seed),
+        .evaluation ({style_prompts, seed, layout_set, split_seed}: which prompts of the set
+        are evaluation prompts)
 Writes: snakemake.output.shard (and its manifest beside it)
 """
 
 from seedscope.diverse.particle import ParticleGuidance
 from seedscope.diverse.particle_shard import render_particle_shard
-from seedscope.diverse.split import layout_split, style_evaluation
+from seedscope.diverse.settings import particle_seeds
+from seedscope.diverse.split import evaluation_ids
 from seedscope.jobs import progress, start_job
 from seedscope.models import load_pipeline
 from seedscope.prompts.rows import read_prompts
 
-w, p = snakemake.wildcards, snakemake.params
+wildcards, params = snakemake.wildcards, snakemake.params
 log = start_job(snakemake, f"Particle Guidance shard {snakemake.output.shard}")
 rows = read_prompts(snakemake.input.prompts)
-e = p.evaluation
-if w.set == e["layout_set"]:
-    chosen = set(layout_split(rows, e["split_seed"])[1])
-else:
-    chosen = set(style_evaluation([r["id"] for r in rows], e["style_prompts"], e["seed"]))
-prompts = [r for r in rows if r["id"] in chosen]
-pipe = load_pipeline(w.model, p.spec, p.device)
-with progress(len(prompts) * len(p.particles), f"PG {w.model}/{w.set}") as bar:
+chosen = set(evaluation_ids(rows, wildcards.set, params.evaluation))
+prompts = [row for row in rows if row["id"] in chosen]
+particles = {row["id"]: particle_seeds(params.draw, row["id"]) for row in prompts}
+pipe = load_pipeline(wildcards.model, params.spec, params.device)
+c = params.draw["c"]
+with progress(len(prompts) * c, f"PG {wildcards.model}/{wildcards.set}/{wildcards.coeff}") as bar:
     summary = render_particle_shard(
         pipe,
-        w.model,
-        p.spec,
-        w.set,
+        wildcards.model,
+        params.spec,
+        wildcards.set,
         prompts,
-        p.particles,
+        particles,
         snakemake.output.shard,
-        ParticleGuidance.from_settings(p.pg),
-        chunk_prompts=max(1, p.generation["chunk_size"] // len(p.particles)),
-        png_compress_level=p.generation["png_compress_level"],
+        ParticleGuidance.from_settings(params.pg),
+        chunk_prompts=max(1, params.generation["chunk_size"] // c),
+        png_compress_level=params.generation["png_compress_level"],
         encoder_threads=snakemake.config["generation"]["encoder_threads"],  # speed only
         progress=bar,
     )

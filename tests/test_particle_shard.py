@@ -1,4 +1,4 @@
-"""Particle Guidance shards: the engine's bytes at strength 0, resuming, metadata, identity."""
+"""Particle Guidance shards: the engine's bytes at coefficient 0, resuming, metadata, identity."""
 
 import numpy as np
 import pytest
@@ -16,8 +16,10 @@ from conftest import model_spec
 PROMPTS = [
     {"id": f"t-{i:05d}", "text": t} for i, t in enumerate(["a red dog", "a blue cat", "an apple"])
 ]
-SEEDS = [21, 5, 13]  # C = 3 particles, kept in this order (the batch order)
-GUIDANCE = ParticleGuidance(strength=0.3)
+# C = 3 particles per prompt, each prompt its own, kept in this order (the batch order)
+PARTICLES = {"t-00000": [21, 5, 13], "t-00001": [3, 21, 8], "t-00002": [13, 2, 7]}
+C = 3
+GUIDANCE = ParticleGuidance(coeff=30.0)
 
 
 class _Stop(Exception):
@@ -44,7 +46,7 @@ def sd2(tiny_models):
 
 def render(sd2, shard, guidance=GUIDANCE, chunk_prompts=1, progress=None):
     pipe, spec = sd2
-    args = (pipe, "sd2", spec, "t", PROMPTS, SEEDS, shard, guidance)
+    args = (pipe, "sd2", spec, "t", PROMPTS, PARTICLES, shard, guidance)
     return render_particle_shard(*args, chunk_prompts=chunk_prompts, progress=progress)
 
 
@@ -57,7 +59,7 @@ def pngs(shard) -> list[tuple[str, bytes]]:
 def interrupted(sd2, shard, guidance=GUIDANCE):
     """A job killed while rendering its second chunk (the second prompt)."""
     with pytest.raises(_Stop):
-        render(sd2, shard, guidance, progress=_StopAfter(len(SEEDS)))
+        render(sd2, shard, guidance, progress=_StopAfter(C))
     progress = shard.with_name(shard.name + ".progress.jsonl")
     assert not shard.exists() and shard.with_name(shard.name + ".partial").exists()
     assert len(progress.read_text().splitlines()) == 2  # the identity and chunk 0
@@ -72,15 +74,21 @@ def reference(sd2, tmp_path_factory):
     return shard
 
 
-def test_strength_zero_writes_render_shards_pngs(sd2, tmp_path):
+def test_coeff_zero_writes_render_shards_pngs(sd2, tmp_path):
     pipe, spec = sd2
-    particles, plain = tmp_path / "pg" / "s.tar", tmp_path / "plain" / "s.tar"
-    render(sd2, particles, ParticleGuidance(strength=0.0), chunk_prompts=2)
-    plain_spec = spec | {"batch_size": len(SEEDS)}
-    render_shard(pipe, "sd2", plain_spec, "t", PROMPTS, SEEDS, plain, chunk_size=6)
-    expected = [image_key(p["id"], s) for p in PROMPTS for s in SEEDS]
-    assert [key for key, _ in pngs(particles)] == expected
-    assert pngs(particles) == pngs(plain)
+    particles = tmp_path / "pg" / "s.tar"
+    render(sd2, particles, ParticleGuidance(coeff=0.0), chunk_prompts=2)
+    plain_spec = spec | {"batch_size": C}
+    expected = []
+    for prompt in PROMPTS:  # each prompt's own seeds, one batch of C, as the plain engine
+        plain = tmp_path / "plain" / prompt["id"] / "s.tar"
+        seeds = PARTICLES[prompt["id"]]
+        render_shard(pipe, "sd2", plain_spec, "t", [prompt], seeds, plain, chunk_size=C)
+        expected += sorted(pngs(plain))
+    assert [key for key, _ in pngs(particles)] == [
+        image_key(p["id"], s) for p in PROMPTS for s in PARTICLES[p["id"]]
+    ]
+    assert sorted(pngs(particles)) == sorted(expected)
 
 
 def test_interrupted_shard_resumes_to_the_same_bytes(sd2, reference, tmp_path):
@@ -107,25 +115,27 @@ def test_shard_verifies_and_records_the_settings(sd2, reference):
     assert verify(reference) == 9
     identity = read_manifest(reference)["identity"]
     assert identity["particle_guidance"] == GUIDANCE.as_dict()
-    assert identity["particles"] == SEEDS and identity["chunk_prompts"] == 1
+    assert identity["chunk_prompts"] == 1 and identity["seeds"] == [2, 21]
+    assert len(identity["particles_sha256"]) == 64
     reader = ShardReader(reference)
     for entry in reader.entries:
         meta = reader.meta(entry.key)
         assert meta["particle_guidance"] == GUIDANCE.as_dict()
-        assert meta["particle_guidance"]["strength"] == 0.3
-        assert meta["particles"] == SEEDS and meta["model_spec"] == spec
+        assert meta["particle_guidance"]["coeff"] == 30.0
+        seeds = PARTICLES[meta["prompt_id"]]
+        assert meta["particles"] == seeds and meta["model_spec"] == spec
         assert meta["key"] == image_key(meta["prompt_id"], meta["seed"]) == entry.key
         prompt = next(p["text"] for p in PROMPTS if p["id"] == meta["prompt_id"])
-        assert meta["batch"]["members"] == [[meta["prompt_id"], prompt, s] for s in SEEDS]
-        assert meta["batch"]["position"] == SEEDS.index(meta["seed"])
+        assert meta["batch"]["members"] == [[meta["prompt_id"], prompt, s] for s in seeds]
+        assert meta["batch"]["position"] == seeds.index(meta["seed"])
         assert meta["device"] == "cpu" and meta["versions"] == identity["versions"]
-    key = image_key(PROMPTS[1]["id"], SEEDS[2])
+    key = image_key(PROMPTS[1]["id"], PARTICLES[PROMPTS[1]["id"]][2])
     again = rerender_particle(reader.meta(key), pipe)
     assert np.array_equal(again, np.asarray(reader.image(key)))
 
 
 def test_the_rerender_command_renders_a_particle_with_its_siblings(reference, capsys):
-    key = image_key(PROMPTS[0]["id"], SEEDS[1])
+    key = image_key(PROMPTS[0]["id"], PARTICLES[PROMPTS[0]["id"]][1])
     assert main(["rerender", str(reference), key]) == 0
     assert f"{key}: max difference 0 levels" in capsys.readouterr().out
     assert main(["rerender", str(reference), key, "--alone"]) == 2
@@ -134,8 +144,8 @@ def test_the_rerender_command_renders_a_particle_with_its_siblings(reference, ca
 
 def test_changed_setting_does_not_resume_a_partial_of_other_settings(sd2, reference, tmp_path):
     shard = tmp_path / "s.tar"
-    interrupted(sd2, shard)  # a partial at strength 0.3 with its first chunk done
-    linear = ParticleGuidance(strength=0.3, schedule="linear")
+    interrupted(sd2, shard)  # a partial at coefficient 30 with its first chunk done
+    linear = ParticleGuidance(coeff=30.0, schedule="linear")
     assert render(sd2, shard, linear)["chunks_rendered"] == 3  # all of it, none resumed
     assert verify(shard) == 9
     reader = ShardReader(shard)
@@ -143,19 +153,26 @@ def test_changed_setting_does_not_resume_a_partial_of_other_settings(sd2, refere
         "linear"
     }
     # the first prompt's particles are the new setting's, not the partial's
-    first = [png for key, png in pngs(shard)[: len(SEEDS)]]
-    assert first != [png for key, png in pngs(reference)[: len(SEEDS)]]
+    first = [png for key, png in pngs(shard)[:C]]
+    assert first != [png for key, png in pngs(reference)[:C]]
     fresh = tmp_path / "fresh" / "s.tar"
     render(sd2, fresh, linear)
     assert shard.read_bytes() == fresh.read_bytes()
 
 
 @pytest.mark.parametrize(
-    "seeds, message",
-    [([1, 2], "median bandwidth needs at least 3"), ([1, 2, 1], "must be distinct")],
+    "change, message",
+    [
+        ({"t-00000": [1, 2], "t-00001": [3, 4], "t-00002": [5, 6]}, "needs at least 3"),
+        ({"t-00001": [1, 2, 1]}, "must be distinct"),
+        ({"t-00001": [1, 2, 3, 4]}, "the same number of particles"),
+        ({"t-00002": None}, "'t-00002' has no particle seeds"),
+    ],
 )
-def test_bad_particles_are_refused_before_anything_is_written(sd2, tmp_path, seeds, message):
+def test_bad_particles_are_refused_before_anything_is_written(sd2, tmp_path, change, message):
     pipe, spec = sd2
+    particles = {k: v for k, v in (PARTICLES | change).items() if v is not None}
+    shard = tmp_path / "s.tar"
     with pytest.raises(ConfigError, match=message):
-        render_particle_shard(pipe, "sd2", spec, "t", PROMPTS, seeds, tmp_path / "s.tar", GUIDANCE)
+        render_particle_shard(pipe, "sd2", spec, "t", PROMPTS, particles, shard, GUIDANCE)
     assert list(tmp_path.iterdir()) == []

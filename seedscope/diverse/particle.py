@@ -3,55 +3,56 @@
 diverse-sampling baseline that "Good Seed Makes a Good Crop" (arXiv 2405.14828) sets against
 farthest-point-sampled and random seeds. Written from the paper and from reading the official
 Stable Diffusion code (github.com/gcorso/particle-guidance, ``stable_diffusion/diffusers/
-pipelines/stable_diffusion/pipeline_stable_diffusion_particle.py``); no code is copied.
+pipelines/stable_diffusion/pipeline_stable_diffusion_particle.py``, its "pixel" variant); no
+code is copied. ``tests/test_particle_official.py`` re-implements that pipeline's repulsion
+line by line and checks that the push reaching the scheduler equals it.
 
-Method. PG adds to each particle's score the gradient of a joint potential,
-``score_i - grad_i Phi``, ``Phi = coeff * sum_{j != i} k(f_i, f_j)``, so similar particles push
-each other apart. The sampler steps with a noise prediction, so the term enters as
-``eps_i += std_t * J_t * coeff * grad_i sum_j k_ij`` with ``std_t`` the sample's noise scale
-(``sqrt(1 - alphabar_t)`` for DDIM/DDPM latents, ``sigma_t`` for Euler's) and ``J_t`` the
-derivative of the kernel's space by the latent (below). As in the official pipeline it is added
-to the classifier-free-guided prediction just before the scheduler step. That is done by
-wrapping ``pipe.scheduler.step`` during one call of the engine's own ``render_batch``: the
-wrapper sees ``(eps, t, x_t)`` as the scheduler does and changes nothing else. Not
-``callback_on_step_end``: it runs after the step and sees neither ``eps`` nor ``x_t``, so it
-would need each scheduler's map from noise prediction to next latent and a rebuilt ``x0_hat``.
+What the official pipeline does at each step with noise level
+``sigma_t = sqrt((1 - alphabar_t) / alphabar_t) >= 1`` (below 1 the term is off):
 
-Settings (``ParticleGuidance``; every one is recorded by ``as_dict``):
+- ``f_i`` is particle i's flattened latent as the pipeline holds it: ``x_t`` for DDIM/DDPM (the
+  variance-preserving latent), ``x0 + sigma_t * eps`` for Euler-type schedulers (the scheduler's
+  own, variance-exploding latent);
+- ``d_ij = |f_i - f_j|`` over the other particles ``j != i``, the per-particle bandwidth
+  ``h_i = median_j(d_ij)^2 / log(C - 1)`` (torch's median: the lower middle value), the RBF
+  weights ``k_ij = exp(-d_ij^2 / h_i)``;
+- the push ``g_i = coeff * sigma_t * sum_j 2 k_ij (f_i - f_j) / h_i`` is *subtracted* from the
+  classifier-free-guided noise prediction just before ``scheduler.step``.
 
-- ``kernel_space="latent"`` (default): ``f`` is the flattened noisy latent ``x_t``, ``J = 1``:
-  the official "pixel" variant (its kernel is on ``x_t``, not on ``x0_hat``). ``"x0"``: ``f`` is
-  the flattened predicted clean latent ``x0_hat``, with the UNet's Jacobian ignored as in the
-  official feature variant (``J = 1/sqrt(alphabar_t)`` for DDIM/DDPM, 1 for Euler). That
-  variant's DINO ViT-S/16 features of the decoded ``x0_hat`` are not implemented: a second
-  network and backpropagation through the VAE decoder at every step.
-- Kernel: RBF ``k_ij = exp(-|f_i - f_j|^2 / h_i)``, computed in float32.
-- ``bandwidth="median"`` (default): the official per-particle rule ``h_i = median_{j != i}
-  |f_i - f_j|^2 / log(C - 1)`` (not SVGD's ``median / log C`` over all pairs). It needs C >= 3:
-  at C = 2, ``log 1 = 0`` and the official kernel is flat (no guidance), so it is refused. A
-  number ``b``: fixed ``h = b * D``, D the elements per particle (two independent unit-normal
-  latents are ``2 D`` apart squared).
-- ``strength`` (default 0.1): ``coeff = strength * D``. With the median bandwidth the kernel's
-  gradient is about ``1/D`` of a unit noise prediction per element, so the official ``coeff``
-  means something at one resolution only (its script's default is 0, i.i.d.). For 4 unit-normal
-  particles ``D * repulsion`` has an rms of 1.27 per element at any D, so 0.1 moves the noise
-  prediction by about 13% of its size at the start: a moderate push, chosen on the tiny test
-  model, not tuned for quality on SD 2.0. 0 is plain sampling, byte for byte.
-- ``schedule="constant"`` (default, official: ``coeff`` is constant in score space; ``std_t``
-  is the score-to-noise conversion, not a schedule) or ``"linear"``: ``1 - i/n`` at step i of n.
-- ``stop_sigma=1.0``: PG is off once ``sigma_t = sqrt((1 - alphabar_t)/alphabar_t) < stop_sigma``
-  (official pixel variant; its feature variant runs only while ``sigma_t > 3``). For SD 2.0
-  (scaled-linear betas, DDIM, 50 "leading" steps) it is on for the first 32 steps (t >= 361).
+Here the same amount is subtracted by wrapping ``pipe.scheduler.step`` for one call of the
+engine's own ``render_batch``: the wrapper sees ``(eps, t, x_t)`` as the scheduler does and
+changes nothing else (``callback_on_step_end`` runs after the step and sees neither). For
+DDIM/DDPM ``sigma_t`` comes from ``alphas_cumprod[t]`` as in the official code; for Euler-type
+schedulers it is the scheduler's own ``sigmas[step_index]``, the noise level of the latent it
+holds (equal to the official ``all_sigmas[t]`` at integer timesteps; the official Euler branch
+indexes ``all_sigmas`` with the step number and does not run as published, so its formula, not
+its indexing, is what is reproduced).
+
+Settings (``ParticleGuidance``; each is recorded in every image's metadata by ``as_dict``):
+
+- ``coeff``: the official coefficient (its script's ``--coeff``; 0 is i.i.d. sampling, byte for
+  byte the plain engine; its demo notebook uses 30 with SD 1.5 at 512 px, DDIM, 30 steps). The
+  kernel's gradient scales as ``1 / D`` (D = latent elements per image), so a coefficient means
+  the same thing only at one latent size; Table 2 therefore sweeps it
+  (``diverse.particle_guidance.coeffs``).
+- ``bandwidth="median"`` (official) or a number ``b`` for a fixed ``h = b * D``.
+- ``schedule="constant"`` (official) or ``"linear"``: the push times ``1 - i/n`` at step i of n.
+- ``stop_sigma=1.0`` (official): the push is off while ``sigma_t < stop_sigma``. For SD 2
+  (scaled-linear betas, 50 DDIM steps, "leading") it acts on the first 32 steps (t >= 361); at
+  SDXL Turbo's single step (``sigma_t`` = 14.6) it acts once, on the initial noises, and moves
+  the one-step prediction ``x0 = x_T - sigma_t * eps`` by ``sigma_t`` times the push.
+
+The official feature ("DINO") variant, whose kernel is on DINO ViT-S/16 features of the
+decoded prediction and back-propagates through the VAE decoder, is not implemented.
 
 Supported: ``StableDiffusionPipeline`` and ``StableDiffusionXLPipeline`` with DDIM or DDPM
-(variance preserving) or Euler / Euler ancestral (variance exploding), epsilon prediction.
-Multistep solvers (DPM-Solver, PNDM, LMS, ...) reuse earlier noise predictions, v-prediction
-models would need the term converted: both raise ``ConfigError``. SDXL Turbo's one step: there
-is no trajectory to guide, the first prediction is the image, and a push on it would only add a
-non-image offset to the output the network never sees; PG needs ``steps >= 2`` (ConfigError).
+(variance preserving) or Euler / Euler ancestral (variance exploding), epsilon prediction, any
+number of steps. Multistep solvers (DPM-Solver, PNDM, LMS, ...) reuse earlier noise
+predictions, and v-prediction models would need the term converted: both raise
+``ConfigError``.
 
 Each particle's initial latent (and any later noise) comes from ``seed_generator(seed)``, drawn
-by the plain engine; all C particles are one batch of C, so with strength 0 the images equal
+by the plain engine; all C particles are one batch of C, so with ``coeff=0`` the images equal
 ``render_batch`` of the same seeds in one batch of C.
 """
 
@@ -70,7 +71,6 @@ PIPELINES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline")
 VP_SCHEDULERS = ("DDIMScheduler", "DDPMScheduler")
 VE_SCHEDULERS = ("EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler")
 SCHEDULER_NAMES = {"ddim", "ddpm", "euler", "euler_ancestral", "default"}  # config names
-KERNEL_SPACES = ("latent", "x0")
 SCHEDULES = ("constant", "linear")
 
 
@@ -82,18 +82,15 @@ def _number(value) -> bool:
 class ParticleGuidance:
     """Particle Guidance settings (see the module docstring for each one's meaning)."""
 
-    strength: float = 0.1
-    kernel_space: str = "latent"
+    coeff: float = 30.0
     bandwidth: str | float = "median"
     schedule: str = "constant"
     stop_sigma: float = 1.0
 
     def __post_init__(self):
         bad = None
-        if not (_number(self.strength) and self.strength >= 0):
-            bad = f"strength={self.strength!r}: must be a number >= 0"
-        elif self.kernel_space not in KERNEL_SPACES:
-            bad = f"kernel_space={self.kernel_space!r}: choose one of {KERNEL_SPACES}"
+        if not (_number(self.coeff) and self.coeff >= 0):
+            bad = f"coeff={self.coeff!r}: must be a number >= 0"
         elif self.bandwidth != "median" and not (_number(self.bandwidth) and self.bandwidth > 0):
             bad = f"bandwidth={self.bandwidth!r}: 'median' or a number > 0"
         elif self.schedule not in SCHEDULES:
@@ -120,7 +117,6 @@ class ParticleGuidance:
 
 def check_particle_guidance(
     pipeline_class_name: str,
-    steps: int,
     settings: dict[str, Any] | ParticleGuidance | None,
     scheduler: str | None = None,
     particles: int | None = None,
@@ -128,7 +124,8 @@ def check_particle_guidance(
     """Validate PG for a model's config entry without loading it; returns the settings.
 
     ``scheduler`` is the config's scheduler name (``"default"`` is checked at render time),
-    ``particles`` the number of images rendered jointly.
+    ``particles`` the number of images rendered jointly. Every step count is supported, one
+    step included.
     """
     if isinstance(settings, ParticleGuidance):
         guidance = settings
@@ -138,12 +135,6 @@ def check_particle_guidance(
         raise ConfigError(
             f"particle guidance does not support {pipeline_class_name}: it is implemented for "
             f"{list(PIPELINES)} (a UNet predicting noise, stepped by DDIM/DDPM/Euler)"
-        )
-    if steps < 2:
-        raise ConfigError(
-            f"particle guidance with {pipeline_class_name} at {steps} step: with one step (SDXL "
-            "Turbo) there is no trajectory to guide, the first prediction is the image; use "
-            "steps >= 2 or compare against random seeds only"
         )
     if scheduler is not None and scheduler not in SCHEDULER_NAMES:
         raise ConfigError(
@@ -161,7 +152,7 @@ def check_particle_guidance(
 
 def _check_pipe(pipe, spec: dict[str, Any], guidance: ParticleGuidance, particles: int) -> None:
     name, scheduler = type(pipe).__name__, pipe.scheduler
-    check_particle_guidance(name, spec["steps"], guidance, None, particles)
+    check_particle_guidance(name, guidance, None, particles)
     kind = type(scheduler).__name__
     if kind not in VP_SCHEDULERS + VE_SCHEDULERS:
         raise ConfigError(
@@ -198,33 +189,41 @@ def repulsion(features, bandwidth: str | float):
     return (2 * weights[:, :, None] * diff).sum(1) / h
 
 
+def noise_level(scheduler, timestep) -> float:
+    """``sigma_t`` of the latent ``scheduler`` steps at ``timestep``:
+    ``sqrt((1 - alphabar_t) / alphabar_t)`` for DDIM/DDPM, the scheduler's own sigma for
+    Euler-type schedulers."""
+    if type(scheduler).__name__ in VP_SCHEDULERS:
+        alphabar = float(scheduler.alphas_cumprod[int(timestep)])
+        return math.sqrt((1 - alphabar) / alphabar)
+    at = scheduler.step_index
+    at = scheduler.index_for_timestep(timestep) if at is None else at
+    return float(scheduler.sigmas[at])
+
+
+def push(latents, sigma: float, guidance: ParticleGuidance, weight: float = 1.0):
+    """The amount subtracted from the noise prediction of particles ``latents`` (C, ...) at
+    noise level ``sigma``: ``weight * coeff * sigma * repulsion``, shaped and typed like
+    ``latents``; None where the push is off (``sigma < stop_sigma``, or a zero weight)."""
+    if sigma < guidance.stop_sigma or weight * guidance.coeff <= 0:
+        return None
+    count = latents.shape[0]
+    f = latents.reshape(count, -1).float()
+    amount = repulsion(f, guidance.bandwidth) * (weight * guidance.coeff * sigma)
+    return amount.view_as(latents).to(latents.dtype)
+
+
 def _guided_step(scheduler, guidance: ParticleGuidance, steps: int, record: list):
-    """A wrapper of ``scheduler.step`` that adds the repulsion to the noise prediction."""
+    """A wrapper of ``scheduler.step`` that subtracts :func:`push` from the noise prediction."""
     original = scheduler.step
-    vp = type(scheduler).__name__ in VP_SCHEDULERS
 
     @functools.wraps(original)  # keeps the signature the pipeline inspects (eta, generator)
     def step(model_output, timestep, sample, *args, **kwargs):
         index = len(record)
-        if vp:
-            alphabar = float(scheduler.alphas_cumprod[int(timestep)])
-            std, scale = math.sqrt(1 - alphabar), math.sqrt(alphabar)
-        else:
-            at = scheduler.step_index
-            at = scheduler.index_for_timestep(timestep) if at is None else at
-            std, scale = float(scheduler.sigmas[at]), 1.0
-        sigma = std / scale
         weight = 1.0 if guidance.schedule == "constant" else 1.0 - index / steps
-        weight *= guidance.strength if sigma >= guidance.stop_sigma else 0.0
-        if weight > 0:
-            count = sample.shape[0]
-            x = sample.reshape(count, -1).float()
-            jacobian = 1.0
-            if guidance.kernel_space == "x0":
-                x = (x - std * model_output.reshape(count, -1).float()) / scale
-                jacobian = 1.0 / scale
-            push = repulsion(x, guidance.bandwidth) * (weight * x.shape[1] * std * jacobian)
-            model_output = model_output - push.view_as(model_output).to(model_output.dtype)
+        amount = push(sample, noise_level(scheduler, timestep), guidance, weight)
+        if amount is not None:
+            model_output = model_output - amount.to(model_output.dtype)
         out = original(model_output, timestep, sample, *args, **kwargs)
         record.append(out[0] if isinstance(out, tuple) else out.prev_sample)
         return out

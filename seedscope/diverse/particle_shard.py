@@ -1,27 +1,29 @@
 """Particle Guidance shards: every prompt's C particles, rendered jointly, in the usual format.
 
-For each prompt of a prompt set, the C seeds ``seeds`` (the same C for every prompt) are
-rendered together as one batch of C by ``render_particles``, so the particles repel each other
-(see ``seedscope.diverse.particle``). The shard is the project's usual one (``seedscope.shards``:
-WebDataset tar + manifest, keys ``image_key(prompt_id, seed)``, checked by ``verify``), and
-each image's JSON is ``seedscope.generate.image_metadata`` (its ``batch`` is the prompt's C
-particles) plus ``particle_guidance`` (``ParticleGuidance.as_dict()``) and ``particles`` (the
-C seeds in batch order).
+For each prompt of a prompt set, its C particle seeds (drawn per prompt,
+``seedscope.diverse.settings.particle_seeds``) are rendered together as one batch of C by
+``render_particles``, so the particles repel each other (see ``seedscope.diverse.particle``).
+The shard is the project's usual one (``seedscope.shards``: WebDataset tar + manifest, keys
+``image_key(prompt_id, seed)``, checked by ``verify``), and each image's JSON is
+``seedscope.generate.image_metadata`` (its ``batch`` is the prompt's C particles) plus
+``particle_guidance`` (``ParticleGuidance.as_dict()``, the coefficient included) and
+``particles`` (its prompt's C seeds in batch order).
 
 Writing resumes as ``render_shard`` does: chunks of ``chunk_prompts`` whole prompts, each
 appended and recorded durably, so a killed job continues after its last completed chunk. The
 shard's identity is ``render_shard``'s (model and its config entry, prompt set and the digest
-of its rows, PNG level, chunking, device, dtype, threads, versions) with the full list of
-particle seeds and the guidance settings: a partial shard of other settings starts over.
+of its rows, PNG level, chunking, device, dtype, threads, versions) with the digest of every
+prompt's particle seeds and the guidance settings: a partial shard of other settings starts
+over.
 
 The model config's ``batch_size`` is not used: a batch is always one prompt's C particles.
-With ``strength=0`` the images are byte for byte ``render_shard``'s with ``batch_size = C``.
+With ``coeff=0`` the images are byte for byte ``render_shard``'s with ``batch_size = C``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ import numpy as np
 
 from seedscope.diverse.particle import ParticleGuidance, _check_pipe, render_particles
 from seedscope.errors import ConfigError
+from seedscope.files import json_sha256
 from seedscope.generate import (
     Item,
     batches,
@@ -48,33 +51,45 @@ def particle_identity(
     spec: dict[str, Any],
     prompt_set: str,
     prompts: Sequence[dict[str, Any]],
-    seeds: Sequence[int],
+    particles: Mapping[str, Sequence[int]],
     guidance: ParticleGuidance,
     chunk_prompts: int,
     png_compress_level: int,
     context: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything a particle shard's bytes depend on (a partial of another identity restarts)."""
+    ordered = [[p["id"], list(particles[p["id"]])] for p in prompts]  # seeds in batch order
+    every = [s for _, seeds in ordered for s in seeds]
     return {
         "model": model,
         "model_spec": spec,
         "prompt_set": prompt_set,
         "prompts_sha256": prompts_digest(prompts),
-        "seeds": [min(seeds), max(seeds)],
-        "particles": list(seeds),  # their order is the batch order
+        "seeds": [min(every), max(every)] if every else [],
+        "particles_sha256": json_sha256(ordered),
         "particle_guidance": guidance.as_dict(),
         "chunk_prompts": chunk_prompts,
         "png_compress_level": png_compress_level,
     } | context
 
 
-def _check_seeds(seeds: Sequence[int]) -> list[int]:
-    seeds = list(seeds)
-    if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in seeds):
-        raise ConfigError(f"particle seeds must be integers >= 0, got {seeds}")
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"particle seeds must be distinct (one image each), got {seeds}")
-    return [int(s) for s in seeds]
+def _check_particles(
+    prompts: Sequence[dict[str, Any]], particles: Mapping[str, Sequence[int]]
+) -> dict[str, list[int]]:
+    checked, sizes = {}, set()
+    for prompt in prompts:
+        if prompt["id"] not in particles:
+            raise ConfigError(f"prompt {prompt['id']!r} has no particle seeds")
+        seeds = list(particles[prompt["id"]])
+        if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 0 for s in seeds):
+            raise ConfigError(f"particle seeds must be integers >= 0, got {seeds}")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"particle seeds must be distinct (one image each), got {seeds}")
+        checked[prompt["id"]] = [int(s) for s in seeds]
+        sizes.add(len(seeds))
+    if len(sizes) > 1:
+        raise ConfigError(f"every prompt needs the same number of particles, got {sorted(sizes)}")
+    return checked
 
 
 def render_particle_shard(
@@ -83,7 +98,7 @@ def render_particle_shard(
     spec: dict[str, Any],
     prompt_set: str,
     prompts: Sequence[dict[str, Any]],
-    seeds: Sequence[int],
+    particles: Mapping[str, Sequence[int]],
     shard: str | Path,
     guidance: ParticleGuidance,
     chunk_prompts: int = CHUNK_PROMPTS,
@@ -91,18 +106,19 @@ def render_particle_shard(
     progress=None,
     encoder_threads: int = 2,
 ) -> dict[str, Any]:
-    """Render each prompt's C = len(seeds) particles jointly into ``shard``, resuming.
+    """Render each prompt's C particles jointly into ``shard``, resuming.
 
-    ``prompts`` are prompt rows (``id``, ``text``); ``seeds`` the C particle seeds, in the
-    order they form each batch. ``progress``, if given, is a tqdm-like object updated by C after
-    each prompt. Unsupported pipelines, schedulers or particle counts raise ``ConfigError``
-    before anything is written. Returns a summary like ``render_shard``'s (images, chunks,
-    chunks rendered in this call, seconds).
+    ``prompts`` are prompt rows (``id``, ``text``); ``particles`` maps each prompt id to its C
+    particle seeds, in the order they form its batch. ``progress``, if given, is a tqdm-like
+    object updated by C after each prompt. Unsupported pipelines, schedulers or particle
+    counts raise ``ConfigError`` before anything is written. Returns a summary like
+    ``render_shard``'s (images, chunks, chunks rendered in this call, seconds).
     """
-    seeds = _check_seeds(seeds)
+    particles = _check_particles(prompts, particles)
     if chunk_prompts < 1:
         raise ConfigError(f"chunk_prompts={chunk_prompts}: must be at least 1")
-    _check_pipe(pipe, spec, guidance, len(seeds))
+    count = len(next(iter(particles.values()), []))
+    _check_pipe(pipe, spec, guidance, count)
     tune_allocator()
     chunks = list(batches(list(prompts), chunk_prompts))
     context = run_context(pipe)
@@ -111,22 +127,23 @@ def render_particle_shard(
         spec,
         prompt_set,
         prompts,
-        seeds,
+        particles,
         guidance,
         chunk_prompts,
         png_compress_level,
         context,
     )
-    extra = {"particle_guidance": guidance.as_dict(), "particles": seeds}
     writer = ShardWriter(shard, identity)
     done = writer.open()
     if progress is not None:
-        progress.update(len(seeds) * sum(len(c) for c in chunks[:done]))
+        progress.update(count * sum(len(c) for c in chunks[:done]))
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
         for chunk in chunks[done:]:
             pending = []
             for row in chunk:
+                seeds = particles[row["id"]]
+                extra = {"particle_guidance": guidance.as_dict(), "particles": seeds}
                 batch = [Item(row["id"], row["text"], seed) for seed in seeds]
                 pixels = render_particles(pipe, row["text"], seeds, spec, guidance)
                 for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
@@ -137,7 +154,7 @@ def render_particle_shard(
                     progress.update(len(batch))
             writer.write_chunk([(key, png.result(), meta) for key, png, meta in pending])
     summary = {
-        "images": len(prompts) * len(seeds),
+        "images": len(prompts) * count,
         "chunks": len(chunks),
         "chunks_rendered": len(chunks) - done,
         "seconds": round(time.perf_counter() - start, 3),

@@ -3,11 +3,16 @@ and the config checks of ``diverse:`` (run when the config is validated, before 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import numpy as np
 
 from seedscope.errors import ConfigError
 
-PG_KEYS = ("strength", "kernel_space", "bandwidth", "schedule", "stop_sigma")
+PG_KEYS = ("bandwidth", "schedule", "stop_sigma")  # besides coeff, one per shard
+CONTROL = 0.0  # the coefficient of the control row: the same particle seeds, no guidance
+OFFICIAL_DEMO_COEFF = 30.0  # the authors' demo notebook (SD 1.5, 512 px, DDIM, 30 steps)
 
 
 def diverse_models(config: dict[str, Any]) -> list[str]:
@@ -25,9 +30,29 @@ def diverse_models(config: dict[str, Any]) -> list[str]:
     return [m for m in both if settings["style_set"] in model_prompt_sets(config, m)]
 
 
-def pg_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The Particle Guidance settings (``ParticleGuidance`` fields) of the config."""
-    return {k: config["diverse"]["particle_guidance"][k] for k in PG_KEYS}
+def pg_settings(config: dict[str, Any], coeff: float = CONTROL) -> dict[str, Any]:
+    """The Particle Guidance settings (``ParticleGuidance`` fields) of the config at ``coeff``."""
+    return {"coeff": float(coeff)} | {k: config["diverse"]["particle_guidance"][k] for k in PG_KEYS}
+
+
+def pg_coeffs(config: dict[str, Any]) -> list[float]:
+    """Every coefficient Particle Guidance renders: the control (0) first, then the sweep."""
+    return [CONTROL] + sorted(float(c) for c in config["diverse"]["particle_guidance"]["coeffs"])
+
+
+def fig11_coeff(config: dict[str, Any]) -> float:
+    """The coefficient whose Particle Guidance images fig. 11 shows: ``diverse.fig11.coeff``,
+    else the configured one nearest (in ratio) to the official demo's 30."""
+    chosen = config["diverse"]["fig11"].get("coeff")
+    if chosen is not None:
+        return float(chosen)
+    coeffs = config["diverse"]["particle_guidance"]["coeffs"]
+    return float(min(coeffs, key=lambda g: (abs(np.log(g / OFFICIAL_DEMO_COEFF)), g)))
+
+
+def coeff_name(coeff: float) -> str:
+    """A coefficient as its shard path spells it (``30``, ``0.5``, ``1e+03``)."""
+    return f"{float(coeff):g}"
 
 
 def pg_support(config: dict[str, Any], model: str) -> str | None:
@@ -38,7 +63,7 @@ def pg_support(config: dict[str, Any], model: str) -> str | None:
     scheduler = spec.get("scheduler", {}).get("name")
     try:
         check_particle_guidance(
-            spec["pipeline"], spec["steps"], pg_settings(config), scheduler, config["diverse"]["c"]
+            spec["pipeline"], pg_settings(config), scheduler, config["diverse"]["c"]
         )
     except ConfigError as error:
         return str(error)
@@ -53,11 +78,29 @@ def pg_models(config: dict[str, Any]) -> list[str]:
     return [m for m in diverse_models(config) if pg_support(config, m) is None]
 
 
-def particle_seeds(config: dict[str, Any]) -> list[int]:
-    """The C seeds whose initial noises Particle Guidance starts its particles from: the first
-    C studied seeds."""
-    first = config["seeds"]["first"]
-    return list(range(first, first + config["diverse"]["c"]))
+SEED_SPACE = 2**31  # particle seeds are drawn from 0 .. 2^31 - 1
+
+
+def particle_draw(config: dict[str, Any]) -> dict[str, int]:
+    """What each prompt's particle seeds are drawn with (:func:`particle_seeds`'s ``draw``):
+    how many (``c``) and the seed of the draw."""
+    return {"c": config["diverse"]["c"], "seed": config["diverse"]["particle_guidance"]["seed"]}
+
+
+def particle_seeds(draw: dict[str, int], prompt_id: str) -> list[int]:
+    """The C seeds whose initial noises Particle Guidance starts ``prompt_id``'s particles from:
+    ``draw["c"]`` distinct seeds drawn at random for this prompt from ``draw["seed"]`` and the
+    prompt id, in drawing order (the batch order). They come from the whole seed space, not
+    the studied seeds, so a prompt keeps its seeds when the set around it or ``seeds.count``
+    changes (growing the seeds renders no particle again); any seed is as random as another."""
+    key = int.from_bytes(hashlib.sha256(str(prompt_id).encode()).digest()[:8], "little")
+    rng = np.random.default_rng([draw["seed"], key])
+    seeds: list[int] = []
+    while len(seeds) < draw["c"]:
+        seed = int(rng.integers(0, SEED_SPACE))
+        if seed not in seeds:
+            seeds.append(seed)
+    return seeds
 
 
 def check_diverse(config: dict[str, Any]) -> None:
@@ -97,6 +140,13 @@ def check_diverse(config: dict[str, Any]) -> None:
             f"asked for but {name!r} holds {sizes[name]}; lower it"
         )
     ParticleGuidance.from_settings(pg_settings(config))
+    shown = settings["fig11"].get("coeff")
+    if shown is not None and float(shown) not in pg_coeffs(config)[1:]:
+        raise ConfigError(
+            f"config key diverse.fig11.coeff: {shown} is not one of "
+            f"diverse.particle_guidance.coeffs {settings['particle_guidance']['coeffs']}; "
+            "choose one of them or null"
+        )
     for model in diverse_models(config):
         if model not in config["models"]:
             raise ConfigError(
