@@ -5,9 +5,11 @@ Reads:  snakemake.input.shard     - the shard .tar (its manifest .json lies besi
         snakemake.input.pairs     - inpaint sets: the pair set (each image's mask, for OCR)
         snakemake.input.weights   - optional: the tiny extractor folder (features.<name>.weights
                                     is "tiny") or another local weights path
-        snakemake.params.extractor - "inception", "hps", "style" or "layout"
+        snakemake.params.extractor - "inception", "hps", "style", "layout", "ocr" or "dino"
         snakemake.params.settings  - the config section features.<extractor>
         snakemake.params.sample    - style only: {prompts, sample_seed}, the analysis prompts
+        snakemake.params.evaluation - diverse evaluation features only: which prompts of the
+                                    set Table 2 evaluates on (seedscope.diverse.split)
         snakemake.params.device    - "auto", "cpu" or "cuda"
         snakemake.threads, snakemake.log[0]
 Writes: snakemake.output.table    - the feature table (.npz), one row per image of the shard
@@ -15,6 +17,7 @@ Writes: snakemake.output.table    - the feature table (.npz), one row per image 
 
 from pathlib import Path
 
+from seedscope.diverse.split import evaluation_ids
 from seedscope.features.extract import extract_shard
 from seedscope.features.extractors import load_extractor
 from seedscope.features.table import write_table
@@ -44,6 +47,9 @@ if snakemake.params.sample:
     sample = snakemake.params.sample
     keep = set(sample_prompts(list(prompts), sample["prompts"], sample["sample_seed"]))
     log.info("%d analysis prompts of %d", len(keep), len(prompts))
+if getattr(snakemake.params, "evaluation", None):
+    keep = set(evaluation_ids(rows, snakemake.wildcards.set, snakemake.params.evaluation))
+    log.info("%d evaluation prompts of %d", len(keep), len(prompts))
 masks = None
 if hasattr(snakemake.input, "pairs"):
     from seedscope.inpainting.render import PairMasks

@@ -1,4 +1,5 @@
-"""Farthest point sampling, layout seed features and the diversity score (issue 17, points 2-3)."""
+"""Farthest point sampling, layout seed features, the per-prompt measures (the paper's cosine,
+Vendi, mean) and their estimates."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import pytest
 
 from seedscope.diverse.fps import farthest_point_sampling, fps_sets, layout_seed_features
 from seedscope.diverse.score import (
-    diversity_score,
     mean_interval,
-    paired_difference,
+    mean_scores,
     prompt_scores,
     random_seed_baseline,
-    score_interval,
+    set_matrix_difference,
+    set_matrix_estimate,
+    vendi_scores,
 )
 from seedscope.errors import ConfigError, FeatureError
 
@@ -108,61 +110,93 @@ def test_layout_features_seed_without_any_detection():
         layout_seed_features(partial)
 
 
-def test_diversity_score_known_values():
+def test_prompt_scores_known_values():
     identical = np.tile(np.array([1.0, 2.0, 3.0]), (4, 4, 1))
-    assert diversity_score(identical) == (pytest.approx(1.0), 0)
+    np.testing.assert_allclose(prompt_scores(identical), 1.0)
     orthogonal = np.tile(np.eye(4), (3, 1, 1))
-    assert diversity_score(orthogonal) == (pytest.approx(0.0), 0)
+    np.testing.assert_allclose(prompt_scores(orthogonal), 0.0, atol=1e-12)
     # pairs: (1,0)-(1,1) 1/sqrt2, (1,0)-(0,1) 0, (1,1)-(0,1) 1/sqrt2 -> mean sqrt2/3; the
     # second prompt: e1, e1, e2 -> (1 + 0 + 0) / 3; scale does not matter
     mixed = np.array([[[1, 0], [2, 2], [0, 5]], [[1, 0], [3, 0], [0, 1]]], dtype=float)
     np.testing.assert_allclose(prompt_scores(mixed), [np.sqrt(2) / 3, 1 / 3])
-    assert diversity_score(mixed)[0] == pytest.approx((np.sqrt(2) / 3 + 1 / 3) / 2)
     opposite = np.array([[[1.0, 0.0], [-1.0, 0.0]]])
-    assert diversity_score(opposite)[0] == pytest.approx(-1.0)
+    np.testing.assert_allclose(prompt_scores(opposite), [-1.0])
 
 
-def test_diversity_score_excludes_and_counts_missing_prompts():
-    feats = np.random.default_rng(3).normal(size=(6, 4, 5))
+def test_one_image_of_four_missing_scores_the_prompt_over_the_other_three():
+    feats = np.random.default_rng(3).normal(size=(2, 4, 5))
+    missing = feats.copy()
+    missing[0, 2] = np.nan  # the object of image 2 was not found
+    scores = prompt_scores(missing)
+    np.testing.assert_allclose(scores[0], prompt_scores(feats[:1, [0, 1, 3]])[0])
+    np.testing.assert_allclose(scores[1], prompt_scores(feats)[1])  # the other prompt: as is
+
+
+def test_a_prompt_with_fewer_than_two_found_images_is_left_out_and_counted():
+    feats = np.random.default_rng(4).normal(size=(5, 4, 5))
     full = prompt_scores(feats)
-    feats[1, 2, 0] = np.nan
-    feats[4, :, :] = np.nan
-    score, excluded = diversity_score(feats)
-    assert excluded == 2
-    assert score == pytest.approx(full[[0, 2, 3, 5]].mean())
-    est = score_interval(feats, resamples=500)
-    assert (est.prompts, est.excluded) == (4, 2)
-    with pytest.raises(FeatureError, match="all 6 prompts"):
-        diversity_score(np.full((6, 4, 5), np.nan))
+    feats[1, [0, 3]] = np.nan  # two of four missing: one pair left, which scores the prompt
+    feats[4, [0, 1, 2]] = np.nan  # three of four missing: one image, no pair: left out
+    scores = prompt_scores(feats)
+    np.testing.assert_allclose(scores[1], prompt_scores(feats[1:2, [1, 2]])[0])
+    assert np.isnan(scores[4]) and np.isfinite(scores[:4]).all()
+    np.testing.assert_allclose(scores[[0, 2, 3]], full[[0, 2, 3]])
+    est = set_matrix_estimate(scores, resamples=500)
+    assert (est.prompts, est.excluded) == (5, 1)
+    assert est.value == pytest.approx(np.nanmean(scores))
 
 
-def test_diversity_score_bad_input():
+def test_prompt_scores_bad_input():
     with pytest.raises(FeatureError, match="at least 2 images"):
-        diversity_score(np.ones((3, 1, 4)))
+        prompt_scores(np.ones((3, 1, 4)))
     with pytest.raises(FeatureError, match="all zeros"):
-        diversity_score(np.zeros((3, 2, 4)))
+        prompt_scores(np.zeros((3, 2, 4)))
     with pytest.raises(FeatureError, match="prompts, images, dims"):
-        diversity_score(np.ones((3, 4)))
+        prompt_scores(np.ones((3, 4)))
 
 
-def test_paired_difference_zero_for_identical_and_clear_for_different_methods():
+def test_vendi_scores_count_distinct_images():
+    identical = np.tile(np.array([1.0, 2.0, 3.0]), (2, 4, 1))
+    np.testing.assert_allclose(vendi_scores(identical), 1.0)
+    orthogonal = np.tile(np.eye(4), (2, 1, 1))
+    np.testing.assert_allclose(vendi_scores(orthogonal), 4.0)
+    two_pairs = np.array([[[1.0, 0], [1, 0], [0, 1], [0, 1]]])  # two distinct images, twice
+    np.testing.assert_allclose(vendi_scores(two_pairs), 2.0)
+    # the published formula: exp of the entropy of the eigenvalues of K / n
+    feats = np.random.default_rng(6).normal(size=(1, 4, 7))
+    unit = feats[0] / np.linalg.norm(feats[0], axis=1, keepdims=True)
+    eigen = np.linalg.eigvalsh(unit @ unit.T / 4)
+    assert vendi_scores(feats)[0] == pytest.approx(np.exp(-np.sum(eigen * np.log(eigen))))
+    feats[0, 1] = np.nan  # its scale is 1..C: a prompt with a missing image is left out
+    assert np.isnan(vendi_scores(feats)[0])
+
+
+def test_mean_scores_average_the_images_that_have_a_value():
+    values = np.array([[1.0, 2.0, 3.0, np.nan], [np.nan] * 4])[..., None]
+    scores = mean_scores(values)
+    assert scores[0] == pytest.approx(2.0) and np.isnan(scores[1])
+    with pytest.raises(FeatureError, match="one value per image"):
+        mean_scores(np.ones((2, 3, 2)))
+
+
+def test_paired_difference_to_a_method_is_zero_for_itself_and_clear_for_another():
     rng = np.random.default_rng(5)
     a = rng.uniform(0.2, 0.8, size=200)
-    same = paired_difference(a, a.copy(), seed=1)
+    same = set_matrix_difference(a, a.copy(), seed=1)
     assert same.low <= 0 <= same.high
     b = a - 0.05 + rng.normal(scale=0.05, size=200)
-    diff = paired_difference(a, b, seed=1)
+    diff = set_matrix_difference(a, b, seed=1)
     assert diff.low > 0
     assert diff.value == pytest.approx(np.mean(a - b))
     # pairing matters: unpaired, the prompt-to-prompt spread (sd 0.17) would swamp a 0.05 gap
     assert diff.high - diff.low < 0.5 * (mean_interval(a).high - mean_interval(a).low)
     b[[3, 9]] = np.nan
-    assert paired_difference(a, b).excluded == 2
+    assert set_matrix_difference(a, b).excluded == 2
     with pytest.raises(FeatureError, match="same prompts"):
-        paired_difference(a, b[:-1])
+        set_matrix_difference(a, b[:-1])
 
 
-def test_score_interval_coverage():
+def test_mean_interval_coverage():
     # C = 2 images per prompt: e1 and a vector at angle theta ~ U(0, pi/2), so a prompt scores
     # cos(theta) and the true mean is 2 / pi
     truth = 2 / np.pi
@@ -174,7 +208,7 @@ def test_score_interval_coverage():
         feats = np.zeros((prompts, 2, 2))
         feats[:, 0, 0] = 1.0
         feats[:, 1] = np.stack([np.cos(theta), np.sin(theta)], axis=1)
-        est = score_interval(feats, resamples=1000, seed=t)
+        est = mean_interval(prompt_scores(feats), resamples=1000, seed=t)
         hits += est.low <= truth <= est.high
     coverage = hits / trials
     tolerance = 3.5 * np.sqrt(0.95 * 0.05 / trials)
@@ -221,8 +255,10 @@ def test_random_seed_baseline():
     gram = np.einsum("pid,pjd->pij", unit, unit)
     all_pairs = (gram.sum(axis=(1, 2)) - 30).sum() / (80 * 30 * 29)
     assert est.low < all_pairs < est.high
-    feats[5, 7] = np.nan
-    assert 0 < random_seed_baseline(feats, c=4, draws=200, seed=3).excluded < 1
+    feats[5, 7] = np.nan  # one image without features: its prompt is scored over the others
+    assert random_seed_baseline(feats, c=4, draws=200, seed=3).excluded == 0
+    feats[5, 1:] = np.nan  # at most one image of prompt 5 in any set: left out of every draw
+    assert random_seed_baseline(feats, c=4, draws=200, seed=3).excluded == 1
 
 
 def test_random_seed_baseline_bad_input():

@@ -14,7 +14,7 @@ import pytest
 from seedscope.cli import main
 from seedscope.config import load_config, validate_config
 from seedscope.dag import Dag
-from seedscope.diverse.settings import pg_models, pg_support
+from seedscope.diverse.settings import pg_coeffs, pg_models, pg_support
 from seedscope.diverse.stage import seed_sets, table2_rows
 from seedscope.errors import ConfigError
 from seedscope.layout.tables import LayoutFeatures
@@ -40,12 +40,35 @@ BAD = [
     (lambda c: c["diverse"].update(style_set="coco1"), r"diverse\.style_set: 'coco1' is also in"),
     (lambda c: c["diverse"].update(style_prompts=13), r"diverse\.style_prompts: 13"),
     (
-        lambda c: c["diverse"]["particle_guidance"].update(models=["sdxl-turbo"]),
-        r"particle_guidance\.models: 'sdxl-turbo': .*1 step",
+        lambda c: (
+            c["models"]["sd2"]["scheduler"].update(name="dpmsolver_multistep"),
+            c["diverse"]["particle_guidance"].update(models=["sd2"]),
+        ),
+        r"particle_guidance\.models: 'sd2': .*'dpmsolver_multistep' is not supported",
     ),
     (
         lambda c: c["diverse"]["particle_guidance"].update(kernel_space="pixels"),
-        r"kernel_space",
+        r"particle_guidance: .*kernel_space.*allowed keys",
+    ),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(strength=0.1),
+        r"particle_guidance: .*strength.*allowed keys are: bandwidth, coeffs",
+    ),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(coeffs=[]),
+        r"coeffs: \[\] should be non-empty",
+    ),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(coeffs=[30, -1]),
+        r"coeffs\.1: -1 is less than or equal to the minimum of 0",
+    ),
+    (
+        lambda c: c["diverse"]["particle_guidance"].update(coeffs=[0, 30]),
+        r"coeffs\.0: 0 is less than or equal to the minimum of 0",
+    ),
+    (
+        lambda c: c["diverse"]["fig11"].update(coeff=7),
+        r"diverse\.fig11\.coeff: 7 is not one of diverse\.particle_guidance\.coeffs",
     ),
 ]
 
@@ -56,22 +79,32 @@ def test_bad_diverse_settings_stop_before_any_job(demo, change, message):
         changed(demo, change)
 
 
-def test_particle_guidance_runs_where_it_applies_and_says_why_elsewhere():
+def test_particle_guidance_sweep_in_the_paper_dag_and_plan():
     paper = load_config(REPO / "config.yaml")
-    assert pg_models(paper) == ["sd2"] and pg_support(paper, "sd2") is None
-    assert "no trajectory to guide" in pg_support(paper, "sdxl-turbo")
+    assert pg_models(paper) == ["sd2", "sdxl-turbo"]  # one-step SDXL Turbo included
+    assert pg_support(paper, "sdxl-turbo") is None
+    assert pg_coeffs(paper) == [0.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
     dag = Dag(paper)
     counts = dag.job_counts()
-    assert counts["particle_guidance"] == 2 and counts["extract_particle_features"] == 2
+    shards = 2 * 2 * 6  # models x evaluation sets (coco2, synthetic) x (control + 5 coefficients)
+    assert counts["particle_guidance"] == shards
+    assert counts["extract_particle_features"] == shards * 3  # style or layout, HPS, DINO
+    assert counts["extract_evaluation_features"] == 2 * 2 * 2 * 64  # models x sets x HPS/DINO
     assert counts["diverse_seeds"] == 2 and counts["table2"] == 1
+    assert counts["fig_diversity_quality"] == 1
     style = [j for j in dag.appearance_jobs() if j["extractor"] == "style"]
     assert {j["set"] for j in style} == {"coco1", "coco2"}  # analysis and evaluation prompts
     assert dag.path("table2") in dag.targets()
+    assert dag.path("fig_diversity_quality") in dag.targets()
     from seedscope.plan import make_plan
 
-    plan = make_plan(paper)  # C particles x (500 style + 440 layout evaluation prompts), sd2 only
-    assert plan["totals"]["particle_images"] == 4 * (500 + 440)
+    plan = make_plan(paper)  # C particles x 6 coefficients x (500 style + 440 layout prompts)
+    assert plan["totals"]["particle_images"] == 2 * 4 * 6 * (500 + 440)
     assert plan["totals"]["gpu_hours"]["particle_guidance"] > 0
+    images = plan["totals"]["feature_images"]
+    assert images["dino"] == 2 * (1024 + 4 * 6) * (500 + 440)
+    # style: the analysis sample, the evaluation sample, and the style set's particles
+    assert images["style"] == 2 * 1024 * (100 + 500) + 2 * 4 * 6 * 500
 
 
 def features(n_seeds: int, prompts: list[str], rng, planted: bool):
@@ -103,13 +136,14 @@ def test_fps_sets_from_analysis_prompts_beat_random_seeds_on_evaluation_prompts(
     style_e, layout_e = features(24, evaluation, rng, planted=True)
     prompts = {"style": evaluation, "layout": evaluation}
     sets["layout_analysis"] = ["l-00000"]
-    rows = table2_rows(sets, style_e, layout_e, prompts, params, pg_note="not rendered").set_index(
-        "method"
-    )
-    fps = rows.loc["diverse seeds (style FPS)"]
-    assert fps["style_diff"] < 0 and fps["style_diff_hi"] < 0
-    assert rows.loc["random seeds", "style_diff"] == 0
-    assert rows.loc["Particle Guidance", "note"] == "not rendered"
+    rows = table2_rows(
+        sets, style_e, layout_e, prompts, params, coeffs=[0.0, 30.0], pg_note="not rendered"
+    ).set_index(["method", "group", "measure"])
+    fps = rows.loc[("diverse seeds (style FPS)", "style", "cosine")]
+    assert fps["diff_random"] < 0 and fps["diff_random_hi"] < 0
+    assert rows.loc[("random seeds", "style", "cosine"), "diff_random"] == 0
+    assert rows.loc[("Particle Guidance (coeff 30)", "style", "hps"), "note"] == "not rendered"
+    assert rows.loc[("same seeds, no guidance", "layout", "cosine"), "note"] == "not rendered"
     with pytest.raises(ConfigError, match="both analysis prompts .* and evaluation prompts"):
         table2_rows(sets, style_e, layout_e, {"style": analysis, "layout": evaluation}, params)
 

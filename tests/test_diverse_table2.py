@@ -1,5 +1,6 @@
-"""Table 2 of the diverse-seed study: prompt splits, seed features for FPS, the table's rows on
-planted structures, its files, and fig. 11 (issue 17)."""
+"""Table 2 of the diverse-seed study: prompt splits, feature cubes and seed features for FPS,
+the table's rows on planted structures (random seeds, the Particle Guidance control and
+coefficients, FPS; cosine, Vendi, DINO and HPS) and its files."""
 
 from __future__ import annotations
 
@@ -7,31 +8,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seedscope.diverse.figures import fig11_examples, plot_fig11
+from seedscope.diverse.cubes import (
+    ImageRows,
+    evaluation_cube,
+    layout_fps_features,
+    layout_score_vectors,
+    particle_cube,
+    style_cube,
+    style_fps_features,
+)
 from seedscope.diverse.fps import farthest_point_sampling, fps_sets
 from seedscope.diverse.score import (
     mean_interval,
-    paired_difference,
+    mean_scores,
     prompt_scores,
     random_seed_baseline,
+    random_sets,
+    set_matrix_difference,
+    set_matrix_estimate,
     set_scores,
+    vendi_scores,
 )
 from seedscope.diverse.split import check_disjoint, layout_split, style_evaluation
 from seedscope.diverse.table2 import (
     COLUMNS,
+    CONTROL,
     FPS_METHODS,
-    METHODS,
-    PG,
+    MEASURES,
     RANDOM,
     diversity_rows,
-    evaluation_cube,
-    layout_fps_features,
-    layout_score_vectors,
-    random_sets,
-    set_matrix_difference,
-    set_matrix_estimate,
-    style_cube,
-    style_fps_features,
+    method_order,
+    pg_method,
     write_table2,
 )
 from seedscope.errors import ConfigError, FeatureError
@@ -166,7 +173,7 @@ def test_single_set_estimates_reduce_to_the_prompt_bootstrap():
     assert (mine.value, mine.low, mine.high) == (theirs.value, theirs.low, theirs.high)
     assert (mine.prompts, mine.excluded) == (40, 1)  # evaluation prompts, and those excluded
     mine = set_matrix_difference(a[None], b[None], seed=5, **FAST)
-    theirs = paired_difference(a, b, seed=5, **FAST)
+    theirs = mean_interval(a - b, seed=5, **FAST)  # one set each: the paired prompt bootstrap
     assert (mine.value, mine.low, mine.high) == pytest.approx(
         (theirs.value, theirs.low, theirs.high), abs=1e-12
     )
@@ -193,75 +200,87 @@ def _planted(rng, prompts, dim, spread=2.0):
     return base + spread * directions[:, group] + 0.3 * rng.normal(size=(prompts, N, dim))
 
 
-def _table(rng, pg_style=None, pg_layout=None, **kwargs):
-    style_eval = _planted(rng, 30, 16)
+def _pool(rng):
+    style = _planted(rng, 30, 16)
     # layout: each group a corner of the image, objects of fixed size and depth
     corners = np.array([[0.2, 0.2], [0.8, 0.2], [0.2, 0.8], [0.8, 0.8]])[np.arange(N) % GROUPS]
     xy = corners[None] + 0.03 * rng.normal(size=(24, N, 2))
-    layout_eval = np.concatenate([xy, 0.2 + 0.02 * rng.normal(size=(24, N, 2))], axis=2)
-    layout_eval[0, :5] = np.nan  # undetected objects exclude prompt 0 for sets with seeds 0-4
+    layout = np.concatenate([xy, 0.2 + 0.02 * rng.normal(size=(24, N, 2))], axis=2)
+    layout[0, :3] = np.nan  # undetected objects: seeds 0-2 of prompt 0
+    hps = {g: 0.25 + 0.01 * rng.normal(size=(p, N, 1)) for g, p in (("style", 30), ("layout", 24))}
+    dino = {g: rng.normal(size=(p, N, 8)) + 1.0 for g, p in (("style", 30), ("layout", 24))}
+    return {
+        "style": {"paper": style, "dino": dino["style"], "hps": hps["style"]},
+        "layout": {"paper": layout, "dino": dino["layout"], "hps": hps["layout"]},
+    }, corners
+
+
+def _table(rng, particles=None, **kwargs):
+    pool, corners = _pool(rng)
     analysis = _planted(rng, 8, 16).transpose(1, 0, 2).reshape(N, -1)
     sets = {
         "style": np.array(fps_sets(analysis, C, repeats=5, seed=1)),
         "layout": np.array(fps_sets(corners + 0.01 * rng.normal(size=(N, 2)), C, 5, seed=1)),
     }
-    rows = diversity_rows(
-        style_eval,
-        layout_eval,
-        sets,
-        pg_style,
-        pg_layout,
-        c=C,
-        draws=40,
-        seed=0,
-        **FAST,
-        **kwargs,
-    )
-    return rows, style_eval, layout_eval, sets
+    rows = diversity_rows(pool, sets, particles, c=C, draws=40, seed=0, **FAST, **kwargs)
+    return rows, pool, sets
+
+
+def _cell(rows, method, group, measure):
+    hit = rows[(rows["method"] == method) & (rows["group"] == group) & (rows["measure"] == measure)]
+    assert len(hit) == 1, (method, group, measure)
+    return hit.iloc[0]
 
 
 def test_fps_on_planted_groups_beats_random_seeds_with_an_interval_below_zero():
-    rows, style_eval, _, sets = _table(np.random.default_rng(4))
-    assert list(rows.columns) == list(COLUMNS) and list(rows["method"]) == list(METHODS)
-    row = rows.set_index("method")
+    rows, pool, sets = _table(np.random.default_rng(4))
+    assert list(rows.columns) == list(COLUMNS)
+    assert list(dict.fromkeys(rows["method"])) == method_order([0.0])
+    assert len(rows) == len(method_order([0.0])) * 2 * len(MEASURES)
     for sets_of in FPS_METHODS:
         # FPS on the analysis features takes one seed of each group
         assert all(len({s % GROUPS for s in found}) == GROUPS for found in sets[sets_of])
-    for f in ("style", "layout"):
+    for group in ("style", "layout"):
         for fps in FPS_METHODS.values():
-            assert row.loc[fps, f"{f}_diff"] < 0, (fps, f)
-            assert row.loc[fps, f"{f}_diff_hi"] < 0, (fps, f)
-            assert row.loc[fps, f"{f}_lo"] <= row.loc[fps, f"{f}_similarity"]
-            assert row.loc[fps, f"{f}_similarity"] <= row.loc[fps, f"{f}_hi"]
-        assert row.loc[RANDOM, f"{f}_diff"] == 0 == row.loc[RANDOM, f"{f}_diff_hi"]
-    # the values are the scores of the sets, and random seeds are random_seed_baseline's
-    fps_style = set_scores(style_eval, sets["style"]).mean()
-    assert row.loc[FPS_METHODS["style"], "style_similarity"] == pytest.approx(fps_style)
-    base = random_seed_baseline(style_eval, C, 40, seed=0, **FAST)
-    assert row.loc[RANDOM, "style_similarity"] == base.value
-    assert (row.loc[RANDOM, "style_lo"], row.loc[RANDOM, "style_hi"]) == (base.low, base.high)
-    # undetected layouts: prompt 0 drops out of the sets holding one of seeds 0-4
-    assert 0 < row.loc[RANDOM, "layout_excluded"] < 1
-    assert row.loc[RANDOM, "layout_prompts"] == 24
-    assert row.loc[RANDOM, "sets"] == 40 and row.loc[FPS_METHODS["layout"], "sets"] == 5
-    # no PG arrays: NaN cells and a note saying why
-    assert np.isnan(row.loc[PG, ["style_similarity", "layout_diff"]].astype(float)).all()
-    assert "no Particle Guidance" in row.loc[PG, "note"]
+            cosine = _cell(rows, fps, group, "cosine")
+            assert cosine["diff_random"] < 0 and cosine["diff_random_hi"] < 0, (fps, group)
+            assert cosine["lo"] <= cosine["value"] <= cosine["hi"]
+            vendi = _cell(rows, fps, group, "vendi")  # the held-out aggregate agrees
+            assert vendi["diff_random_lo"] > 0, (fps, group)
+        random = _cell(rows, RANDOM, group, "cosine")
+        assert random["diff_random"] == 0 == random["diff_random_hi"]
+    # the values are the sets' scores, and random seeds are random_seed_baseline's
+    fps_style = set_scores(pool["style"]["paper"], sets["style"]).mean()
+    assert _cell(rows, FPS_METHODS["style"], "style", "cosine")["value"] == pytest.approx(fps_style)
+    base = random_seed_baseline(pool["style"]["paper"], C, 40, seed=0, **FAST)
+    random = _cell(rows, RANDOM, "style", "cosine")
+    assert (random["value"], random["lo"], random["hi"]) == (base.value, base.low, base.high)
+    hps = random_seed_baseline(pool["style"]["hps"], C, 40, 0, **FAST, measure=mean_scores)
+    assert _cell(rows, RANDOM, "style", "hps")["value"] == pytest.approx(hps.value)
+    # undetected objects drop images, not prompts: only prompts with < 2 found images go
+    layout = _cell(rows, RANDOM, "layout", "cosine")
+    assert layout["prompts"] == 24 and layout["prompts_excluded"] == 0
+    assert 0 < layout["images_excluded"] < 1  # 3 of 40 images of one prompt, 4 per set
+    assert _cell(rows, RANDOM, "layout", "vendi")["prompts_excluded"] > 0  # Vendi needs all C
+    assert _cell(rows, RANDOM, "layout", "cosine")["sets"] == 40
+    assert _cell(rows, FPS_METHODS["layout"], "layout", "cosine")["sets"] == 5
+    # no Particle Guidance images: NaN cells and a note saying why
+    control = _cell(rows, CONTROL, "style", "cosine")
+    assert np.isnan(control["value"]) and "no Particle Guidance" in control["note"]
 
 
 def test_fps_on_unrelated_analysis_features_does_not_beat_random_seeds():
     # analysis features independent of the evaluation ones: FPS is as good as a random draw
     rng = np.random.default_rng(10)
-    style_eval = rng.normal(size=(60, N, 16)) + 1.0
+    pool = {"style": {"paper": rng.normal(size=(60, N, 16)) + 1.0}}
     sets = {"style": np.array(fps_sets(rng.normal(size=(N, 32)), C, repeats=8, seed=1))}
-    rows = diversity_rows(
-        style_eval, None, sets, c=C, draws=40, notes={PG: "one-step model"}, **FAST
-    ).set_index("method")
-    fps = rows.loc[FPS_METHODS["style"]]
-    assert fps["style_diff_lo"] < 0 < fps["style_diff_hi"]
-    assert abs(fps["style_diff"]) < 0.02
-    assert rows.loc[PG, "note"] == "one-step model"
-    assert rows.loc[FPS_METHODS["layout"], "note"] == "no FPS sets; no layout evaluation features"
+    rows = diversity_rows(pool, sets, c=C, draws=40, notes={CONTROL: "one-step model"}, **FAST)
+    fps = _cell(rows, FPS_METHODS["style"], "style", "cosine")
+    assert fps["diff_random_lo"] < 0 < fps["diff_random_hi"]
+    assert abs(fps["diff_random"]) < 0.02
+    assert _cell(rows, CONTROL, "style", "cosine")["note"] == "one-step model"
+    assert _cell(rows, FPS_METHODS["layout"], "style", "cosine")["note"] == "no FPS sets"
+    assert "no paper features" in _cell(rows, RANDOM, "layout", "cosine")["note"]
 
 
 def test_layout_scores_use_z_scored_components():
@@ -279,84 +298,128 @@ def test_layout_scores_use_z_scored_components():
         layout_score_vectors(bad)
 
 
-def test_particle_guidance_arrays_enter_the_table():
+def _particles(pool, sets, rng):
+    """The control: the first style FPS set's images; coefficient 30: images pushed apart
+    (orthogonal-ish random directions), scored lower than the control; coefficient 300: one
+    layout four times and lower HPS."""
+    control = {g: {f: cube[:, sets["style"][0]] for f, cube in pool[g].items()} for g in pool}
+    pushed = {g: dict(control[g]) for g in pool}
+    for g in pool:
+        p = pool[g]["paper"].shape[0]
+        pushed[g]["paper"] = rng.normal(size=(p, C, pool[g]["paper"].shape[2]))
+        pushed[g]["paper"][:, :, :] += 0.0 if g == "style" else 0.5
+    strong = {g: dict(pushed[g]) for g in pool}
+    strong["layout"]["paper"] = np.repeat(pool["layout"]["paper"][:, 5:6], C, axis=1)
+    strong["style"]["hps"] = control["style"]["hps"] - 0.05
+    return {0.0: control, 30.0: pushed, 300.0: strong}
+
+
+def test_particle_guidance_rows_with_the_control_and_every_coefficient():
     rng = np.random.default_rng(6)
-    # PG images: copies of the first style FPS set's images (style) and identical layouts
-    style_eval = _planted(np.random.default_rng(6), 30, 16)
+    pool, _ = _pool(np.random.default_rng(6))
     analysis = _planted(rng, 8, 16).transpose(1, 0, 2).reshape(N, -1)
     sets = {"style": np.array(fps_sets(analysis, C, 1, seed=1)), "layout": None}
-    pg_style = style_eval[:, sets["style"][0]]
-    layout_eval = rng.uniform(0.1, 0.9, size=(12, N, 4))
-    pg_layout = np.repeat(layout_eval[:, :1], C, axis=1)  # one layout four times: score 1
-    rows = diversity_rows(
-        style_eval, layout_eval, sets, pg_style, pg_layout, c=C, draws=20, seed=0, **FAST
-    ).set_index("method")
-    assert rows.loc[PG, "style_similarity"] == pytest.approx(
-        rows.loc[FPS_METHODS["style"], "style_similarity"]
-    )
-    assert rows.loc[PG, "layout_similarity"] == pytest.approx(1.0)
-    assert rows.loc[PG, "layout_diff_lo"] > 0 and rows.loc[PG, "sets"] == 1
-    assert rows.loc[PG, "note"] == ""
-    assert np.isnan(rows.loc[FPS_METHODS["layout"], "layout_similarity"])
-    assert rows.loc[FPS_METHODS["layout"], "note"] == "no FPS sets"
+    particles = _particles(pool, sets, rng)
+    rows = diversity_rows(pool, sets, particles, c=C, draws=20, seed=0, **FAST)
+    assert list(dict.fromkeys(rows["method"])) == [
+        RANDOM, CONTROL, pg_method(30.0), pg_method(300.0), *FPS_METHODS.values()
+    ]  # fmt: skip
+    control = _cell(rows, CONTROL, "style", "cosine")
+    fps = _cell(rows, FPS_METHODS["style"], "style", "cosine")
+    assert control["value"] == pytest.approx(fps["value"])  # the same images
+    assert control["diff_control"] == 0 and control["coeff"] == 0 and control["sets"] == 1
+    pushed = _cell(rows, pg_method(30.0), "style", "cosine")
+    assert pushed["coeff"] == 30.0 and pushed["diff_control_hi"] < 0  # more diverse
+    assert pushed["diff_control"] == pytest.approx(pushed["value"] - control["value"])
+    strong = _cell(rows, pg_method(300.0), "layout", "cosine")
+    assert strong["value"] == pytest.approx(1.0) and strong["diff_control_lo"] > 0
+    quality = _cell(rows, pg_method(300.0), "style", "hps")
+    assert quality["diff_control"] == pytest.approx(-0.05)  # the quality column shows the cost
+    assert quality["diff_control_hi"] < 0 and pushed["note"] == ""
+    assert np.isnan(_cell(rows, FPS_METHODS["layout"], "layout", "cosine")["value"])
+    short = {0.0: {"style": {"paper": particles[0.0]["style"]["paper"][:, :3]}}}
     with pytest.raises(FeatureError, match="diverse.c images"):
-        diversity_rows(style_eval, None, sets, pg_style[:, :3], c=C, draws=20, **FAST)
+        diversity_rows(pool, sets, short, c=C, draws=20, **FAST)
+
+
+def test_a_configured_coefficient_without_images_still_has_its_row_and_note():
+    pool, _ = _pool(np.random.default_rng(7))
+    rows = diversity_rows(
+        pool, {}, None, coeffs=[0.0, 30.0], c=C, draws=20, notes={pg_method(30.0): "why"}, **FAST
+    )
+    assert _cell(rows, pg_method(30.0), "style", "hps")["note"] == "why"
+    assert np.isnan(_cell(rows, pg_method(30.0), "style", "hps")["value"])
+
+
+def test_particle_cube_takes_each_prompts_own_particles():
+    rows = ImageRows(
+        seeds=np.array([7, 3, 9, 1, 2, 8]),
+        prompt_ids=np.array(["a", "a", "a", "b", "b", "b"]),
+        values=np.arange(6, dtype=float)[:, None],
+    )
+    cube = particle_cube(rows, ["b", "a"], 3)
+    np.testing.assert_array_equal(cube[:, :, 0], [[3, 4, 5], [1, 0, 2]])  # by seed per prompt
+    with pytest.raises(FeatureError, match="miss images of 1"):
+        particle_cube(rows, ["a", "c"], 3)
+    with pytest.raises(FeatureError, match="more than diverse.c = 2"):
+        particle_cube(rows, ["a"], 2)
+
+
+def test_vendi_and_dino_enter_the_table_as_their_functions_say():
+    rows, pool, sets = _table(np.random.default_rng(12))
+    fps = sets["layout"]
+    vendi = set_scores(pool["style"]["paper"], fps, vendi_scores)
+    cell = _cell(rows, FPS_METHODS["layout"], "style", "vendi")
+    assert cell["value"] == pytest.approx(np.nanmean(vendi))
+    dino = set_scores(pool["layout"]["dino"], fps, prompt_scores)
+    assert _cell(rows, FPS_METHODS["layout"], "layout", "dino")["value"] == pytest.approx(
+        np.nanmean(dino)
+    )
 
 
 def test_c_larger_than_the_seed_pool_is_a_config_error():
     features = np.random.default_rng(7).normal(size=(5, 3))
     with pytest.raises(ConfigError, match="diverse.c"):
         fps_sets(features, 6, repeats=1, seed=0)
-    cube = np.random.default_rng(7).normal(size=(4, 5, 3))
+    pool = {"style": {"paper": np.random.default_rng(7).normal(size=(4, 5, 3))}}
     with pytest.raises(ConfigError, match="diverse.c = 6"):
-        diversity_rows(cube, None, {}, c=6, draws=10, **FAST)
+        diversity_rows(pool, {}, c=6, draws=10, **FAST)
     with pytest.raises(ConfigError, match="diverse.c = 3"):
-        diversity_rows(cube, None, {"style": [[0, 1]]}, c=3, draws=10, **FAST)
+        diversity_rows(pool, {"style": [[0, 1]]}, c=3, draws=10, **FAST)
 
 
-# --- files and figure -----------------------------------------------------------------------------
+# --- files ----------------------------------------------------------------------------------------
 
 
 def test_write_table2_round_trip(tmp_path):
-    rows, *_ = _table(np.random.default_rng(8))
-    one_step = rows.copy()
-    one_step.loc[one_step["method"] == PG, "note"] = "one-step model: no trajectory to guide"
+    rng = np.random.default_rng(8)
+    pool, _ = _pool(rng)
+    sets = {"style": np.array(fps_sets(rng.normal(size=(N, 4)), C, 2, seed=1)), "layout": None}
+    rows = diversity_rows(pool, sets, _particles(pool, sets, rng), c=C, draws=20, **FAST)
+    one_step = diversity_rows(pool, sets, None, coeffs=[0, 30, 300], c=C, draws=20, **FAST)
+    one_step["note"] = np.where(
+        one_step["method"].isin([CONTROL, pg_method(30), pg_method(300)]),
+        "one-step model: no images",
+        one_step["note"],
+    )
     paths = [tmp_path / name for name in ("table2.csv", "table2.md", "table2.tex")]
     write_table2({"sd2": rows, "sdxl_turbo": one_step}, *paths)
     long = pd.read_csv(paths[0])
-    assert len(long) == 2 * len(METHODS) * 2
-    assert set(long["model"]) == {"sd2", "sdxl_turbo"} and set(long["method"]) == set(METHODS)
-    back = long.set_index(["model", "method", "feature"])
-    assert back.loc[("sd2", FPS_METHODS["style"], "style"), "value"] == pytest.approx(
-        rows.set_index("method").loc[FPS_METHODS["style"], "style_similarity"]
+    assert list(long.columns) == list(COLUMNS) and len(long) == 2 * len(rows)
+    assert set(long["model"]) == {"sd2", "sdxl_turbo"}
+    back = long.set_index(["model", "method", "group", "measure"])
+    fps = FPS_METHODS["style"]
+    assert back.loc[("sd2", fps, "style", "cosine"), "value"] == pytest.approx(
+        _cell(rows, fps, "style", "cosine")["value"]
     )
     md, tex = paths[1].read_text(), paths[2].read_text()
-    for method in METHODS:
+    for method in method_order([0, 30, 300]):
         assert method in md and method in tex
     for text in (md, tex):
-        assert "sd2" in text and "one-step model" in text
-    assert r"sdxl\_turbo" in tex and r"\multicolumn{2}{c}{sd2}" in tex and "95\\%" in tex
-    assert "n/a" in md and "Δ" in md and r"$\Delta$" in tex
-    assert md.count("\n|") == len(METHODS) + 2
+        assert "sd2" in text and "one-step model" in text and "Vendi" in text and "HPS" in text
+    assert r"sdxl\_turbo" in tex and "95\\%" in tex and r"$\Delta$" in tex
+    assert "n/a" in md and "Δrand" in md and "Δctrl" in md
+    # a block per model and prompt group, a line per method plus header and rule
+    assert md.count("\n|") == 4 * (len(method_order([0, 30, 300])) + 2)
     with pytest.raises(ValueError, match="differ in c"):
         write_table2({"a": rows, "b": rows.assign(c=3)}, *paths)
-
-
-def test_fig11_draws_every_method(tmp_path):
-    rng = np.random.default_rng(9)
-    prompts = [{"id": f"p{i}", "text": f"a photo of thing {i}"} for i in range(2)]
-    images = {(p["id"], s): rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for p in prompts
-              for s in range(10)}  # fmt: skip
-    seed_sets = {RANDOM: [0, 1, 2, 3], FPS_METHODS["style"]: [4, 5, 6, 7]}
-    pg = {"p0": [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(4)]}
-    examples = fig11_examples(prompts, seed_sets, images, pg)
-    assert list(examples[0]["images"]) == [RANDOM, FPS_METHODS["style"], PG]
-    assert PG not in examples[1]["images"]
-    assert examples[0]["images"][FPS_METHODS["style"]][0][0] == "seed 4"
-    pdf, png = tmp_path / "fig11.pdf", tmp_path / "fig11.png"
-    fig = plot_fig11(examples, "sd2", str(pdf), str(png), dpi=50)
-    assert pdf.stat().st_size > 0 and png.stat().st_size > 0
-    assert len(fig.axes) == 5 * 4  # 3 + 2 method rows, 4 images each
-    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
-    assert any("thing 0" in label and RANDOM in label for label in labels)
-    assert any(ax.get_title() == "particle 1" for ax in fig.axes)

@@ -1,18 +1,36 @@
-"""The paper's diversity score (mean pairwise cosine similarity of a prompt's C images, averaged
-over prompts; lower is more diverse), with bootstrap intervals over prompts.
+"""Per-prompt diversity and quality measures of a prompt's C images, and their estimates over
+prompts and seed sets with bootstrap intervals (Table 2).
 
-**Intervals.** Every interval here is a *percentile* bootstrap of a mean over prompts: prompts
-are resampled with replacement (seeded), the mean is recomputed, and the ``(1 - confidence) / 2``
-and ``(1 + confidence) / 2`` quantiles of the replicates are the bounds. Per-prompt scores are
-bounded and only mildly skewed, and P is in the hundreds, so the mean is close to normal and
-the percentile interval needs neither a variance formula nor a Student quantile; it under-covers
-slightly at small P (its spread is too narrow by ``sqrt((P - 1) / P)``), which
-``tests/test_diverse.py`` measures. Resampling is done with multinomial weights, so prompts
-excluded for missing features (NaN scores) simply drop out of each replicate's weighted mean.
+**Measures** (each maps features ``(P, C, D)`` to one value per prompt, NaN where the prompt is
+left out; a NaN feature row is an image without the feature, e.g. an undetected object):
+
+- :func:`prompt_scores`, the paper's score: the mean pairwise cosine similarity over the pairs
+  of the prompt's images that have features (lower is more diverse); a prompt with fewer than
+  two such images is left out. An image without features is dropped, not its prompt.
+- :func:`vendi_scores`: the Vendi score (Friedman and Dieng, TMLR 2023) of the prompt's images
+  under the cosine kernel, ``exp(-sum_i l_i log l_i)`` over the eigenvalues ``l_i`` of
+  ``K / C``, ``K_ij = cos(f_i, f_j)``: the effective number of distinct images, from 1 (all
+  alike) to C (mutually orthogonal); higher is more diverse. Its scale depends on C, so a
+  prompt with any image missing is left out.
+- :func:`mean_scores`: the mean of a one-dimensional feature (the HPS score) over the images
+  that have it.
+
+**Estimates.** A method gives a ``(sets, P)`` matrix of per-set, per-prompt values.
+:func:`set_matrix_estimate` is the mean of its defined cells with a percentile bootstrap that
+resamples prompts and, independently, the sets (the two-way "pigeonhole" bootstrap, Owen
+2007); :func:`set_matrix_difference` is a paired difference of two methods on the same prompts
+(one prompt reweighting shared by both, so prompt-to-prompt variation cancels). With one set
+they are the plain prompt bootstrap (:func:`mean_interval`). Writing ``s[r, p] = mu + a_r +
+b_p + e_rp``, the estimate's variance is ``var(a) / R + var(b) / P + var(e) / (R P)``; the
+replicates reproduce the first two terms and count the last up to three times (slightly
+conservative). :func:`random_seed_baseline` applies this to random C-seed sets; its coverage
+is simulated in ``tests/test_diverse.py`` and, at the paper's size, in
+``benchmarks/bench_table2_intervals.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,8 +42,8 @@ RESAMPLES = 2000
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean with its interval; ``prompts`` counted, ``excluded`` left out for missing features
-    (for the random-seed baseline: the mean number excluded per draw)."""
+    """A mean with its interval; ``prompts`` counted, ``excluded`` the prompts left out (mean
+    per set when there are several sets)."""
 
     value: float
     low: float
@@ -34,44 +52,103 @@ class Estimate:
     excluded: float
 
 
-def prompt_scores(features: np.ndarray) -> np.ndarray:
-    """Per prompt, the mean pairwise cosine similarity of its ``C`` images' feature vectors.
+# --- per-prompt measures ------------------------------------------------------------------------
 
-    ``features`` is ``(P, C, D)``. A prompt with any NaN in its images' features scores NaN
-    (excluded). A zero feature vector has no direction, so it is an error.
-    """
+
+def _cube(features: np.ndarray, least: int = 2) -> np.ndarray:
     f = np.asarray(features, dtype=float)
     if f.ndim != 3:
         raise FeatureError(f"features must be (prompts, images, dims), got shape {f.shape}")
-    if f.shape[1] < 2:
+    if f.shape[1] < least:
         raise FeatureError(
-            f"a diversity score needs at least 2 images per prompt, got {f.shape[1]}"
+            f"a diversity score needs at least {least} images per prompt, got {f.shape[1]}"
         )
-    bad = np.isnan(f).any(axis=(1, 2))
-    norms = np.linalg.norm(f, axis=2)
-    if (norms[~bad] == 0).any():
+    return f
+
+
+def _unit(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit feature rows (NaN rows zeroed) and the mask of rows that have features."""
+    present = ~np.isnan(f).any(axis=2)
+    norms = np.linalg.norm(np.where(present[..., None], f, 0.0), axis=2)
+    if (norms[present] == 0).any():
         raise FeatureError("a feature vector is all zeros: its cosine similarity is undefined")
-    unit = f / np.where(norms > 0, norms, 1.0)[..., None]
-    c = f.shape[1]
-    total = np.einsum("pid,pjd->p", unit, unit)  # sum over all (i, j), diagonal included
-    scores = (total - c) / (c * (c - 1))
-    scores[bad] = np.nan
+    unit = np.where(present[..., None], f, 0.0) / np.where(norms > 0, norms, 1.0)[..., None]
+    return unit, present
+
+
+def prompt_scores(features: np.ndarray) -> np.ndarray:
+    """Per prompt, the mean pairwise cosine similarity of its images' feature vectors.
+
+    ``features`` is ``(P, C, D)``; an image whose row has a NaN is dropped, and a prompt with
+    fewer than two images left scores NaN (left out). A zero feature vector has no direction,
+    so it is an error.
+    """
+    unit, present = _unit(_cube(features))
+    n = present.sum(axis=1).astype(float)
+    total = np.einsum("pid,pjd->p", unit, unit)  # over the present pairs, diagonal included
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = (total - n) / (n * (n - 1))
+    scores[n < 2] = np.nan
     return scores
 
 
-def diversity_score(features: np.ndarray) -> tuple[float, int]:
-    """The diversity score of ``features`` ``(P, C, D)`` and the number of prompts excluded.
+def vendi_scores(features: np.ndarray) -> np.ndarray:
+    """Per prompt, the Vendi score of its C images under the cosine kernel (1 to C, higher is
+    more diverse); NaN for a prompt with any image missing."""
+    unit, present = _unit(_cube(features))
+    c = unit.shape[1]
+    kernel = np.einsum("pid,pjd->pij", unit, unit) / c
+    eigen = np.clip(np.linalg.eigvalsh(kernel), 0.0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        entropy = -np.where(eigen > 0, eigen * np.log(eigen), 0.0).sum(axis=1)
+    scores = np.exp(entropy)
+    scores[~present.all(axis=1)] = np.nan
+    return scores
 
-    Identical images score 1, mutually orthogonal features 0; lower is more diverse.
-    """
-    scores = prompt_scores(features)
-    excluded = int(np.isnan(scores).sum())
-    if excluded == scores.size:
-        raise FeatureError(f"all {scores.size} prompts have missing image features")
-    return float(np.nanmean(scores)), excluded
+
+def mean_scores(features: np.ndarray) -> np.ndarray:
+    """Per prompt, the mean of a one-dimensional feature (``(P, C, 1)``, e.g. HPS) over the
+    images that have it; NaN where none has."""
+    f = _cube(features, least=1)
+    if f.shape[2] != 1:
+        raise FeatureError(f"a mean needs one value per image, got {f.shape[2]}")
+    values = f[..., 0]
+    present = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(present, values, 0.0).sum(axis=1) / present.sum(axis=1)
 
 
-def _check_interval_args(confidence: float, resamples: int) -> None:
+MEASURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "cosine": prompt_scores,
+    "vendi": vendi_scores,
+    "mean": mean_scores,
+}
+
+
+def set_scores(
+    all_features: np.ndarray, sets: np.ndarray, measure: Callable = prompt_scores
+) -> np.ndarray:
+    """Per-prompt values ``(S, P)`` of ``measure`` for seed sets ``(S, C)`` (indices into
+    ``all_features``' seed axis), for features ``(P, N, D)`` of every seed's image per prompt."""
+    f = np.asarray(all_features, dtype=float)
+    idx = np.asarray(sets, dtype=int)
+    if f.ndim != 3 or idx.ndim != 2:
+        raise FeatureError(f"need features (P, N, D) and sets (S, C), got {f.shape}, {idx.shape}")
+    return np.stack([measure(f[:, s, :]) for s in idx])
+
+
+def missing_images(all_features: np.ndarray, sets: np.ndarray) -> float:
+    """Images without features among the sets' images of every prompt, mean per set."""
+    f = np.asarray(all_features, dtype=float)
+    missing = np.isnan(f).any(axis=2)  # (P, N)
+    return float(np.mean([missing[:, s].sum() for s in np.asarray(sets, dtype=int)]))
+
+
+# --- estimates ----------------------------------------------------------------------------------
+
+
+def check_interval_args(confidence: float, resamples: int) -> None:
+    """Refuse a confidence outside (0, 1) or fewer than 100 resamples."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence = {confidence} must be strictly between 0 and 1")
     if resamples < 100:
@@ -91,8 +168,8 @@ def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[float, floa
 def mean_interval(
     values: np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
 ) -> Estimate:
-    """Mean of per-prompt ``values`` (NaN = excluded) with its percentile bootstrap interval."""
-    _check_interval_args(confidence, resamples)
+    """Mean of per-prompt ``values`` (NaN = left out) with its percentile bootstrap interval."""
+    check_interval_args(confidence, resamples)
     v = np.asarray(values, dtype=float).ravel()
     ok = ~np.isnan(v)
     if ok.sum() < 2:
@@ -104,41 +181,100 @@ def mean_interval(
     return Estimate(float(v[ok].mean()), low, high, int(ok.sum()), float((~ok).sum()))
 
 
-def score_interval(
-    features: np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
+def _pooled(s: np.ndarray, wr: np.ndarray | None, wp: np.ndarray) -> np.ndarray:
+    """Replicates of the mean of ``s``'s defined cells, rows weighted by ``wr`` (None: all 1)
+    and prompts by ``wp``."""
+    ok = ~np.isnan(s)
+    s0 = np.where(ok, s, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if wr is None:
+            return (wp @ s0.sum(axis=0)) / (wp @ ok.sum(axis=0).astype(float))
+        return ((wr @ s0) * wp).sum(axis=1) / ((wr @ ok) * wp).sum(axis=1)
+
+
+def _row_weights(r: int, resamples: int, rng) -> np.ndarray | None:
+    return None if r == 1 else _weights(r, resamples, rng)
+
+
+def _matrix(s: np.ndarray) -> np.ndarray:
+    s = np.asarray(s, dtype=float)
+    s = s[None] if s.ndim == 1 else s
+    if s.ndim != 2 or 0 in s.shape:
+        raise FeatureError(f"scores must be a non-empty (sets, prompts) matrix, got {s.shape}")
+    return s
+
+
+def set_matrix_estimate(
+    scores: np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
 ) -> Estimate:
-    """The diversity score of ``features`` ``(P, C, D)`` with a bootstrap interval over prompts."""
-    return mean_interval(prompt_scores(features), confidence, resamples, seed)
+    """Mean of the defined cells of ``scores`` ``(sets, P)`` (or ``(P,)``) with a two-way
+    percentile bootstrap interval (prompts, and sets when there are several).
+
+    ``prompts`` is P, ``excluded`` the mean number of NaN prompts per set. With one set this
+    is :func:`mean_interval`, replicate for replicate.
+    """
+    check_interval_args(confidence, resamples)
+    s = _matrix(scores)
+    ok = ~np.isnan(s)
+    if ok.any(axis=0).sum() < 2:
+        raise FeatureError(
+            f"an interval needs at least 2 prompts with scores, got {ok.any(axis=0).sum()}"
+        )
+    rng = np.random.default_rng(seed)
+    wp = _weights(s.shape[1], resamples, rng)
+    reps = _pooled(s, _row_weights(s.shape[0], resamples, rng), wp)
+    low, high = _percentiles(reps, confidence)
+    excluded = float((~ok).sum(axis=1).mean())
+    return Estimate(float(s[ok].mean()), low, high, s.shape[1], excluded)
 
 
-def paired_difference(
+def set_matrix_difference(
     a: np.ndarray,
     b: np.ndarray,
     confidence: float = 0.95,
     resamples: int = RESAMPLES,
     seed: int = 0,
 ) -> Estimate:
-    """Mean of ``a - b`` over prompts, from two methods' per-prompt scores on the same prompts.
+    """Paired difference of two methods' score matrices ``(sets_a, P)`` and ``(sets_b, P)`` on
+    the same P prompts: ``mean(a) - mean(b)`` over the prompts both score (a prompt with no
+    defined cell in either is dropped from both).
 
-    Paired: each bootstrap replicate resamples prompts, and a prompt brings both of its scores,
-    so the prompt-to-prompt variation the methods share cancels. Prompts excluded in either
-    method (NaN) are left out of both; ``excluded`` counts them.
+    Each replicate reweights prompts once for both (paired) and each method's sets
+    independently. ``prompts`` counts the prompts compared, ``excluded`` those dropped.
     """
-    a = np.asarray(a, dtype=float).ravel()
-    b = np.asarray(b, dtype=float).ravel()
-    if a.shape != b.shape:
-        raise FeatureError(f"paired scores must cover the same prompts: {a.size} vs {b.size}")
-    return mean_interval(a - b, confidence, resamples, seed)
+    check_interval_args(confidence, resamples)
+    a, b = _matrix(a), _matrix(b)
+    if a.shape[1] != b.shape[1]:
+        raise FeatureError(
+            f"paired scores must cover the same prompts: {a.shape[1]} vs {b.shape[1]}"
+        )
+    both = ~np.isnan(a).all(axis=0) & ~np.isnan(b).all(axis=0)
+    if both.sum() < 2:
+        raise FeatureError(
+            f"a paired interval needs at least 2 prompts scored by both methods, got {both.sum()}"
+        )
+    a = np.where(both, a, np.nan)
+    b = np.where(both, b, np.nan)
+    rng = np.random.default_rng(seed)
+    wp = _weights(a.shape[1], resamples, rng)
+    reps = _pooled(a, _row_weights(a.shape[0], resamples, rng), wp) - _pooled(
+        b, _row_weights(b.shape[0], resamples, rng), wp
+    )
+    low, high = _percentiles(reps, confidence)
+    value = float(np.nanmean(a) - np.nanmean(b))
+    return Estimate(value, low, high, int(both.sum()), float((~both).sum()))
 
 
-def set_scores(all_features: np.ndarray, sets: np.ndarray) -> np.ndarray:
-    """Per-prompt scores ``(S, P)`` of seed sets ``(S, C)`` (indices into ``all_features``'
-    seed axis), for features ``(P, N, D)`` of every seed's image for every prompt."""
-    f = np.asarray(all_features, dtype=float)
-    idx = np.asarray(sets, dtype=int)
-    if f.ndim != 3 or idx.ndim != 2:
-        raise FeatureError(f"need features (P, N, D) and sets (S, C), got {f.shape}, {idx.shape}")
-    return np.stack([prompt_scores(f[:, s, :]) for s in idx])
+def random_sets(n: int, c: int, draws: int, seed: int) -> np.ndarray:
+    """``draws`` sets of ``c`` distinct seed indices out of ``n`` (``(draws, c)``), seeded."""
+    if not 2 <= c <= n:
+        raise ConfigError(
+            f"diverse.c = {c} is out of range: it must be between 2 and the number of seeds ({n})"
+        )
+    if draws < 2:
+        raise ConfigError(f"diverse.random_draws = {draws} is out of range: it must be at least 2")
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.choice(n, size=c, replace=False) for _ in range(draws)])
 
 
 def random_seed_baseline(
@@ -148,46 +284,20 @@ def random_seed_baseline(
     seed: int,
     confidence: float = 0.95,
     resamples: int = RESAMPLES,
+    measure: Callable = prompt_scores,
 ) -> Estimate:
-    """The diversity score of ``c`` random seeds, over ``draws`` seed sets, with its interval.
+    """``measure`` of ``c`` random seeds, over ``draws`` seed sets, with its interval.
 
     ``all_features`` is ``(P, N, D)``: every one of N seeds' image for each of P evaluation
-    prompts. Each draw picks ``c`` distinct seeds (``numpy.random.default_rng(seed)``) and uses
-    them for every prompt, as a user of fixed seeds would; its scores form a row of the
-    ``draws x P`` matrix ``s`` and the estimate is the mean of ``s`` (NaN = prompt excluded).
-
-    What the interval covers: the expected score of a random ``c``-seed set from this seed pool
-    on the population the evaluation prompts were sampled from. Both sources of variability
-    enter through a two-way ("pigeonhole", Owen 2007) bootstrap: each replicate resamples the
-    draws and, independently, the prompts, and takes the weighted mean of ``s``. Writing
-    ``s[r, p] = mu + a_r + b_p + e_rp``, the estimate's variance is
-    ``var(a) / draws + var(b) / P + var(e) / (draws * P)``; the replicates reproduce the first
-    two terms and count the last one up to three times, which is slightly conservative and
-    negligible for many draws and hundreds of prompts. With many draws the draw-to-draw term is
-    small and the interval is mostly the prompt-to-prompt one.
+    prompts. Each draw (:func:`random_sets`) picks ``c`` distinct seeds and uses them for every
+    prompt, as a user of fixed seeds would. The interval covers the expected value of a random
+    ``c``-seed set from this seed pool on the population the prompts were sampled from: both
+    the draws and the prompts are resampled (:func:`set_matrix_estimate`).
     """
-    _check_interval_args(confidence, resamples)
     f = np.asarray(all_features, dtype=float)
     if f.ndim != 3:
         raise FeatureError(f"features must be (prompts, seeds, dims), got shape {f.shape}")
-    n = f.shape[1]
-    if not 2 <= c <= n:
-        raise ConfigError(
-            f"diverse.c = {c} is out of range: it must be between 2 and the number of seeds ({n})"
-        )
-    if draws < 2:
-        raise ConfigError(f"diverse.random_draws = {draws} is out of range: it must be at least 2")
-    rng = np.random.default_rng(seed)
-    sets = np.stack([rng.choice(n, size=c, replace=False) for _ in range(draws)])
-    s = set_scores(f, sets)
-    ok = ~np.isnan(s)
-    if not ok.any():
+    s = set_scores(f, random_sets(f.shape[1], c, draws, seed), measure)
+    if np.isnan(s).all():
         raise FeatureError("every prompt has missing image features in every draw")
-    s0 = np.where(ok, s, 0.0)
-    wr = _weights(draws, resamples, rng)
-    wp = _weights(s.shape[1], resamples, rng)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        reps = ((wr @ s0) * wp).sum(axis=1) / ((wr @ ok) * wp).sum(axis=1)
-    low, high = _percentiles(reps, confidence)
-    excluded = float((~ok).sum(axis=1).mean())
-    return Estimate(float(s[ok].mean()), low, high, s.shape[1], excluded)
+    return set_matrix_estimate(s, confidence, resamples, seed)

@@ -115,3 +115,16 @@ def check_disjoint(analysis_ids: Iterable[str], evaluation_ids: Iterable[str], w
         f"FPS chooses the seeds) and evaluation prompts (where Table 2 scores them): {shown}. "
         f"{fix}"
     )
+
+
+def evaluation_ids(
+    rows: Sequence[dict[str, Any]], prompt_set: str, evaluation: dict[str, Any]
+) -> list[str]:
+    """The evaluation prompt ids of ``prompt_set`` (its rows ``rows``): the evaluation half of
+    the layout split on ``evaluation["layout_set"]``, else the style evaluation sample.
+    ``evaluation`` holds ``layout_set``, ``split_seed``, ``style_prompts`` and ``seed``."""
+    if prompt_set == evaluation["layout_set"]:
+        return layout_split(rows, evaluation["split_seed"])[1]
+    return style_evaluation(
+        [r["id"] for r in rows], evaluation["style_prompts"], evaluation["seed"]
+    )

@@ -9,22 +9,25 @@ scored on the other half (halved per object, :func:`seedscope.diverse.split.layo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from seedscope.diverse.fps import fps_sets
-from seedscope.diverse.split import check_disjoint, layout_split, style_evaluation
-from seedscope.diverse.table2 import (
-    PG,
-    diversity_rows,
+from seedscope.diverse.cubes import (
+    ImageRows,
+    layout_components,
     layout_cube,
     layout_fps_features,
+    particle_cube,
+    rows_cube,
     style_cube,
     style_fps_features,
 )
+from seedscope.diverse.fps import fps_sets
+from seedscope.diverse.split import check_disjoint, layout_split, style_evaluation
+from seedscope.diverse.table2 import CONTROL, diversity_rows, pg_method
 from seedscope.layout.tables import LayoutFeatures
 from seedscope.style.tables import StyleFeatures
 
@@ -87,43 +90,59 @@ def seed_sets(
     }
 
 
+def paper_rows(features: StyleFeatures | LayoutFeatures) -> ImageRows:
+    """The rows of the paper's feature of a group: Gram vectors, or layout vectors (x, y,
+    size, depth; NaN where the object was not found)."""
+    if isinstance(features, StyleFeatures):
+        return ImageRows(features.seeds, features.prompt_ids, features.gram)
+    return ImageRows(features.seeds, features.prompt_ids, layout_components(features.values))
+
+
 def table2_rows(
     sets: dict[str, Any],
     style: StyleFeatures,
     layout: LayoutFeatures,
     prompts: dict[str, list[str]],
     params: dict[str, Any],
-    pg_style: StyleFeatures | None = None,
-    pg_layout: LayoutFeatures | None = None,
+    evaluation: Mapping[str, Mapping[str, ImageRows]] | None = None,
+    particles: Mapping[float, Mapping[str, Mapping[str, ImageRows]]] | None = None,
+    coeffs: Sequence[float] = (),
     pg_note: str | None = None,
 ) -> pd.DataFrame:
     """One model's Table 2 rows (:func:`seedscope.diverse.table2.diversity_rows`): FPS sets
     and random seeds scored on every seed's images of the evaluation prompts, Particle
-    Guidance on its own rendered images of the same prompts."""
+    Guidance and its control on their own images of the same prompts.
+
+    ``evaluation[group]`` holds the ``dino`` and ``hps`` rows of every seed's images of the
+    group's evaluation prompts; ``particles[coeff][group]`` the ``paper`` (:func:`paper_rows`),
+    ``dino`` and ``hps`` rows of Particle Guidance's images at ``coeff`` (0: the control);
+    ``coeffs`` the configured coefficients, each a row even where Particle Guidance cannot
+    render the model (``pg_note`` says why)."""
     check_disjoint(sets["style_analysis"], prompts["style"], "style")
     check_disjoint(sets["layout_analysis"], prompts["layout"], "layout")
     seeds = sets["seeds"]
     index = {s: i for i, s in enumerate(seeds)}
     fps = {name: [[index[s] for s in run] for run in runs] for name, runs in sets["sets"].items()}
-    style_eval = style_cube(style, seeds, prompts["style"])
-    layout_eval = layout_cube(layout, seeds, prompts["layout"])
-    undetected = bool(np.isnan(layout_eval).all())
-    if undetected:  # nothing to score: the layout cells are NaN, and the note says why
-        layout_eval = None
-    pg = {"style": None, "layout": None}
-    if pg_style is not None and pg_layout is not None:
-        particles = sorted(set(pg_style.seeds.tolist()))
-        pg["style"] = style_cube(pg_style, particles, prompts["style"])
-        pg["layout"] = None if undetected else layout_cube(pg_layout, particles, prompts["layout"])
-    rows = diversity_rows(
-        style_eval, layout_eval, fps, pg["style"], pg["layout"],
-        c=params["c"], draws=params["random_draws"], seed=params["seed"],
-        confidence=params["confidence"], resamples=params["resamples"],
-        notes={PG: pg_note} if pg_note else None,
+    pool = {
+        "style": {"paper": style_cube(style, seeds, prompts["style"])},
+        "layout": {"paper": layout_cube(layout, seeds, prompts["layout"])},
+    }
+    for group, measured in (evaluation or {}).items():
+        for feature, rows in measured.items():
+            pool[group][feature] = rows_cube(rows, seeds, prompts[group])
+    c = params["c"]
+    cubes = {
+        float(coeff): {
+            group: {f: particle_cube(rows, prompts[group], c) for f, rows in measured.items()}
+            for group, measured in groups.items()
+        }
+        for coeff, groups in (particles or {}).items()
+    }
+    notes = None
+    if pg_note:
+        notes = {pg_method(g): pg_note for g in coeffs} | {CONTROL: pg_note}
+    return diversity_rows(
+        pool, fps, cubes, coeffs=coeffs or None,
+        c=c, draws=params["random_draws"], seed=params["seed"],
+        confidence=params["confidence"], resamples=params["resamples"], notes=notes,
     )  # fmt: skip
-    if undetected:
-        suffix = "no object was detected in any layout evaluation image"
-        rows["note"] = [
-            f"{n}; {suffix}" if isinstance(n, str) and n else suffix for n in rows["note"]
-        ]
-    return rows
