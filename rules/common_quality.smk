@@ -2,13 +2,21 @@
 # (rules/features.smk, quality.smk, style.smk, layout.smk, inpainting.smk); their job lists and
 # paths are seedscope/dag.py's.
 from seedscope.appearance import inpaint_sets
-from seedscope.diverse.settings import particle_seeds, pg_settings, pg_support
+from seedscope.diverse.settings import (
+    coeff_name,
+    fig11_coeff,
+    particle_draw,
+    pg_coeffs,
+    pg_settings,
+    pg_support,
+)
 from seedscope.dag import EXTRACTOR_OF, GENERALISATION_FIGURE
 
 
 wildcard_constraints:
-    extractor="inception|hps|style|layout|ocr",
+    extractor="inception|hps|style|layout|ocr|dino",
     metric="fid|hps",
+    coeff="[0-9][0-9.e+-]*",
 
 
 QUALITY = config["quality"]
@@ -172,26 +180,51 @@ def style_sample_settings():
     return {k: STYLE[k] for k in ("prompts", "sample_seed")}
 
 
+def evaluation_params():
+    """Which prompts of a set are the diverse study's evaluation prompts
+    (seedscope.diverse.split.evaluation_ids)."""
+    return canonical(
+        {
+            "style_prompts": DIVERSE["style_prompts"],
+            "seed": DIVERSE["seed"],
+            "layout_set": LAYOUT["prompt_set"],
+            "split_seed": DIVERSE["split_seed"],
+        }
+    )
+
+
 def particle_input(wildcards):
-    """The model (tiny folder) and the prompts of a Particle Guidance shard."""
+    """The model (tiny folder) and the prompts of a Particle Guidance shard; a coefficient
+    that is not configured is refused."""
+    configured = [coeff_name(c) for c in pg_coeffs(config)]
+    if wildcards.coeff not in configured:
+        raise ValueError(
+            f"particle/{wildcards.model}/{wildcards.set}/coeff-{wildcards.coeff}: coefficient "
+            f"{wildcards.coeff} is not in diverse.particle_guidance.coeffs (or 0, the control); "
+            f"configured: {configured}"
+        )
     return model_inputs(wildcards.model) | {
         "prompts": JOBS.path("prompts", set=wildcards.set)
     }
 
 
 def fig11_input(wildcards):
-    """The diverse seed sets, every seed's image of the style evaluation set, and the model's
-    Particle Guidance shard of it where Particle Guidance renders the model."""
-    style_set = DIVERSE["style_set"]
+    """The diverse seed sets, every seed's image of both evaluation sets (style rows show the
+    style set's prompts, layout rows the layout set's), and the model's Particle Guidance
+    shards of both at fig 11's coefficient where Particle Guidance renders the model."""
+    sets = JOBS.evaluation_sets()
     inputs = {
         "sets": JOBS.path("diverse_seeds", model=wildcards.model),
-        "shards": JOBS.shards(wildcards.model, [style_set]),
-        "prompts": JOBS.path("prompts", set=style_set),
+        "style_shards": JOBS.shards(wildcards.model, [sets["style"]]),
+        "layout_shards": JOBS.shards(wildcards.model, [sets["layout"]]),
+        "prompts": [JOBS.path("prompts", set=sets[g]) for g in ("style", "layout")],
     }
     if wildcards.model in JOBS.pg_models():
-        inputs["particle"] = JOBS.path(
-            "particle_shard", model=wildcards.model, set=style_set
-        )
+        coeff = coeff_name(fig11_coeff(config))
+        inputs["particle"] = [
+            JOBS.path("particle_shard", model=wildcards.model, set=sets[g], coeff=coeff)
+            for g in ("style", "layout")
+        ]
     return inputs
 
 

@@ -1,6 +1,7 @@
 # Diverse seeds (paper section 4.4, Table 2, fig 11): FPS seed sets from the analysis prompts'
 # style and layout features, scored on disjoint evaluation prompts against random seeds and
-# Particle Guidance (rendered here; its shards' features extracted like every shard's).
+# Particle Guidance (rendered here at every coefficient and at 0, the control; its shards'
+# features extracted like every shard's), with HPS and DINO on every evaluation image.
 rule particle_guidance:
     input:
         unpack(particle_input),
@@ -8,9 +9,9 @@ rule particle_guidance:
         shard=JOBS.pattern("particle_shard"),
         manifest=JOBS.pattern("particle_manifest"),
     log:
-        f"{RUN}/logs/particle/{{model}}/{{set}}.log",
+        f"{RUN}/logs/particle/{{model}}/{{set}}/coeff-{{coeff}}.log",
     benchmark:
-        f"{RUN}/benchmarks/particle/{{model}}/{{set}}.tsv"
+        f"{RUN}/benchmarks/particle/{{model}}/{{set}}/coeff-{{coeff}}.tsv"
     conda:
         "../envs/generation.yaml"
     threads: config["threads"]
@@ -20,16 +21,9 @@ rule particle_guidance:
         spec=lambda wildcards: canonical(config["models"][wildcards.model]),
         generation=output_params("generation"),
         device=config["device"],
-        pg=canonical(pg_settings(config)),
-        particles=particle_seeds(config),
-        evaluation=canonical(
-            {
-                "style_prompts": DIVERSE["style_prompts"],
-                "seed": DIVERSE["seed"],
-                "layout_set": LAYOUT["prompt_set"],
-                "split_seed": DIVERSE["split_seed"],
-            }
-        ),
+        pg=lambda wildcards: canonical(pg_settings(config, float(wildcards.coeff))),
+        draw=canonical(particle_draw(config)),
+        evaluation=evaluation_params(),
     script:
         "../scripts/particle_guidance.py"
 
@@ -43,9 +37,9 @@ rule extract_particle_features:
     output:
         table=JOBS.pattern("particle_features"),
     log:
-        f"{RUN}/logs/particle/features/{{extractor}}/{{model}}/{{set}}.log",
+        f"{RUN}/logs/particle/features/{{extractor}}/{{model}}/{{set}}/coeff-{{coeff}}.log",
     benchmark:
-        f"{RUN}/benchmarks/particle/features/{{extractor}}/{{model}}/{{set}}.tsv"
+        f"{RUN}/benchmarks/particle/features/{{extractor}}/{{model}}/{{set}}/coeff-{{coeff}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: config["threads"]
@@ -54,6 +48,32 @@ rule extract_particle_features:
     params:
         **extractor_params(),
         sample=None,
+        evaluation=None,
+    script:
+        "../scripts/extract_features.py"
+
+
+rule extract_evaluation_features:
+    input:
+        unpack(extractor_weights_input),
+        shard=JOBS.pattern("shard"),
+        manifest=JOBS.pattern("manifest"),
+        prompts=JOBS.pattern("prompts"),
+    output:
+        table=JOBS.pattern("evaluation_features"),
+    log:
+        f"{RUN}/logs/diverse/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/diverse/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+    conda:
+        "../envs/features.yaml"
+    threads: config["threads"]
+    resources:
+        **cluster_resources(mem_mb=16000, minutes=2 * 60, gpus=GPU),
+    params:
+        **extractor_params(),
+        sample=None,
+        evaluation=evaluation_params(),
     script:
         "../scripts/extract_features.py"
 
@@ -105,9 +125,35 @@ rule table2:
         models=JOBS.diverse_models(),
         pg_models=JOBS.pg_models(),
         pg_notes={m: pg_support(config, m) for m in JOBS.diverse_models()},
+        coeffs=pg_coeffs(config),
         diverse=diverse_params(),
     script:
         "../scripts/table2.py"
+
+
+rule fig_diversity_quality:
+    input:
+        table=JOBS.pattern("table2"),
+    output:
+        **figure_outputs(
+            "fig_diversity_quality",
+            "fig_diversity_quality.rst",
+            "7. Diverse seeds",
+            "Diversity against quality",
+        ),
+    log:
+        f"{RUN}/logs/plots/fig_diversity_quality.log",
+    benchmark:
+        f"{RUN}/benchmarks/plots/fig_diversity_quality.tsv"
+    conda:
+        "../envs/plots.yaml"
+    threads: 1
+    resources:
+        **cluster_resources(mem_mb=2000, minutes=10),
+    params:
+        **figure_params(),
+    script:
+        "../scripts/plot_diversity_quality.py"
 
 
 rule fig11_diverse_seeds:
@@ -132,6 +178,6 @@ rule fig11_diverse_seeds:
     params:
         **figure_params(),
         diverse=diverse_params(),
-        fig11=canonical(DIVERSE["fig11"]),
+        fig11=canonical(DIVERSE["fig11"] | {"coeff": fig11_coeff(config)}),
     script:
         "../scripts/plot_diverse_seeds.py"

@@ -22,12 +22,15 @@ from seedscope.config import (
     run_dir,
     seed_blocks,
 )
-from seedscope.diverse.settings import diverse_models, pg_models
+from seedscope.diverse.settings import coeff_name, diverse_models, pg_coeffs, pg_models
 
 # the feature extractor behind each per-seed metric (FID and KID read Inception features)
 EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
 # the paper's figure number of each generalisation figure: fig. 6 is FID's, fig. 7 HPS's
 GENERALISATION_FIGURE = {"fid": "6", "hps": "7"}
+# Table 2's held-out measures, read on every image of the evaluation prompts: the quality
+# column (HPS) and the image embedding no seed selection uses (DINO)
+EVALUATION_EXTRACTORS = ("hps", "dino")
 
 BLOCK = "seeds-{first}-{last}"
 PATHS = {
@@ -62,12 +65,14 @@ PATHS = {
     "text_table": "tables/text_{model}.csv",
     "text_task_table": "tables/text_{model}_{set}.csv",
     "fig12": "figures/fig12_inpainting_text_{model}.png",
-    "particle_shard": "particle/{model}/{set}.tar",
-    "particle_manifest": "particle/{model}/{set}.json",
-    "particle_features": "particle/features/{extractor}/{model}/{set}.npz",
+    "particle_shard": "particle/{model}/{set}/coeff-{coeff}.tar",
+    "particle_manifest": "particle/{model}/{set}/coeff-{coeff}.json",
+    "particle_features": "particle/features/{extractor}/{model}/{set}/coeff-{coeff}.npz",
+    "evaluation_features": f"diverse/features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.npz",
     "diverse_seeds": "tables/diverse_seeds_{model}.json",
     "table2": "tables/table2_diverse_seeds.csv",
     "fig11": "figures/fig11_diverse_seeds_{model}.png",
+    "fig_diversity_quality": "figures/diversity_quality.png",
 }
 
 
@@ -370,16 +375,40 @@ class Dag:
         }
 
     def particle_jobs(self) -> list[dict[str, str]]:
-        """The wildcards of every Particle Guidance shard: PG models x evaluation sets."""
+        """The wildcards of every Particle Guidance shard: PG models x evaluation sets x
+        coefficients (the control, 0, first)."""
         sets = list(dict.fromkeys(self.evaluation_sets().values()))
-        return [{"model": m, "set": s} for m in self.pg_models() for s in sets]
+        coeffs = [coeff_name(c) for c in pg_coeffs(self.config)]
+        return [
+            {"model": m, "set": s, "coeff": c}
+            for m in self.pg_models()
+            for s in sets
+            for c in coeffs
+        ]
+
+    def evaluation_extractors(self, prompt_set: str) -> list[str]:
+        """The extractors Table 2 reads on ``prompt_set``'s evaluation images: its paper feature
+        (style on the style set, layout on the layout set), HPS and DINO."""
+        own = [e for e, s in self.evaluation_sets().items() if s == prompt_set]
+        return own + list(EVALUATION_EXTRACTORS)
 
     def particle_feature_jobs(self) -> list[dict[str, str]]:
-        """Each PG shard's features: style on the style set's, layout on the layout set's."""
+        """Each PG shard's features: every extractor Table 2 reads on its set."""
         return [
-            {"extractor": extractor, "model": m, "set": s}
-            for m in self.pg_models()
-            for extractor, s in self.evaluation_sets().items()
+            {"extractor": e} | job
+            for job in self.particle_jobs()
+            for e in self.evaluation_extractors(job["set"])
+        ]
+
+    def evaluation_feature_jobs(self) -> list[dict[str, str]]:
+        """HPS and DINO on every seed's images of the evaluation prompts (one job per shard)."""
+        sets = list(dict.fromkeys(self.evaluation_sets().values()))
+        return [
+            {"extractor": e, "model": m, "set": s, **block}
+            for m in self.diverse_models()
+            for s in sets
+            for e in EVALUATION_EXTRACTORS
+            for block in self.blocks
         ]
 
     def table2_inputs(self) -> dict[str, list[str]]:
@@ -389,6 +418,11 @@ class Dag:
             "seeds": [self.path("diverse_seeds", model=m) for m in models],
             "style": [t for m in models for t in self.feature_tables("style", m, style_set)],
             "layout": [t for m in models for t in self.layout_tables(m)],
+            "evaluation": [
+                self.path("evaluation_features", **j)
+                for j in self.evaluation_feature_jobs()
+                if j["model"] in models
+            ],
             "particle": [self.path("particle_features", **j) for j in self.particle_feature_jobs()],
             "prompts": [self.path("prompts", set=s) for s in self.evaluation_sets().values()],
         }
@@ -398,7 +432,7 @@ class Dag:
         models = self.diverse_models()
         if not models:
             return []
-        return [self.path("table2")] + [
+        return [self.path("table2"), self.path("fig_diversity_quality")] + [
             self.path(n, model=m) for m in models for n in ("diverse_seeds", "fig11")
         ]
 
@@ -443,6 +477,8 @@ class Dag:
         extractors += [
             e for e, ms in (("style", self.style_models()), ("layout", self.layout_models())) if ms
         ]
+        if self.diverse_models():
+            extractors = list(dict.fromkeys(extractors + list(EVALUATION_EXTRACTORS)))
         features = self.config["features"]
         classifiers = len(self.classifier_models())
         inpainters = self.inpainting_models()
@@ -482,6 +518,8 @@ class Dag:
             "text_task_table": sum(len(inpaint_sets(self.config, m)) for m in inpainters),
             "particle_guidance": len(self.particle_jobs()),
             "extract_particle_features": len(self.particle_feature_jobs()),
+            "extract_evaluation_features": len(self.evaluation_feature_jobs()),
+            "fig_diversity_quality": int(bool(self.diverse_models())),
             "diverse_seeds": len(self.diverse_models()),
             "table2": int(bool(self.diverse_models())),
             "fig11_diverse_seeds": len(self.diverse_models()),

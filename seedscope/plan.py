@@ -22,7 +22,7 @@ from seedscope.config import (
     quality_sets,
 )
 from seedscope.dag import Dag
-from seedscope.diverse.settings import pg_models
+from seedscope.diverse.settings import diverse_models, pg_coeffs, pg_models
 from seedscope.style.measures import MEASURES
 
 # FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
@@ -54,14 +54,32 @@ CAPTION_TFLOP = 9.7
 PNG_BYTES_PER_PIXEL = 1.5
 TAR_AND_JSON_BYTES = 3584
 # Feature-table bytes per image: Inception pool3 (2048 float32), an HPS score (1 float32), and
-# per row its key, prompt id and seed (about 80 bytes, uncompressed npz).
-FEATURE_BYTES = {"inception": 2048 * 4 + 80, "hps": 4 + 80, "layout": 5 * 4 + 80}
+# per row its key, prompt id and seed (about 80 bytes, uncompressed npz); DINO: 768 float32.
+FEATURE_BYTES = {
+    "inception": 2048 * 4 + 80,
+    "hps": 4 + 80,
+    "layout": 5 * 4 + 80,
+    "dino": 768 * 4 + 80,
+}
 # FLOPs per image of the extractors: Inception-v3 at 299 px (5.7 GMAC), and HPS's ViT-H-14 image
 # tower at 224 px (about 162 GMAC) plus its text tower (about 6 GMAC per prompt). Style: VGG-19
 # up to relu5_1 at 512 px (about 100 GMAC; the Gram matrices add about 2). Layout: Mask2Former
 # Swin-L at its processor's 384 px (about 120 GMAC) and Depth Anything V2 Large (ViT-L/14 at
-# 518 px with its DPT head, about 420 GMAC). Estimates to size a run, not measurements.
-EXTRACTOR_TFLOP = {"inception": 0.0114, "hps": 0.336, "style": 0.204, "layout": 1.08}
+# 518 px with its DPT head, about 420 GMAC). DINO ViT-B/8 (width d = 768, MLP 3072, 12 layers),
+# counted as 2 FLOP per multiply-add of its matmuls for T tokens: per layer q, k, v and output
+# projections 2 * 4 * T * d^2, MLP 2 * 2 * T * d * 3072, attention scores and values
+# 2 * 2 * T^2 * d, plus the 8 px patch embedding 2 * (T - 1) * 192 * d once. At 224 px (T = 785)
+# that is 0.133 + 0.023 + 0.0002 = 0.156 TFLOP; the extractor keeps an image's own size, as
+# Particle Guidance's evaluation does (seedscope/features/dino.py), so at the paper's 512 px
+# (T = 4097) it is 0.696 + 0.619 + 0.001 = 1.316 TFLOP, the figure used here.
+# Estimates to size a run, not measurements.
+EXTRACTOR_TFLOP = {
+    "inception": 0.0114,
+    "hps": 0.336,
+    "style": 0.204,
+    "layout": 1.08,
+    "dino": 1.316,
+}
 # OCR (RapidOCR's PP-OCRv6 ONNX models on onnxruntime's CPU build) costs CPU time, not GPU time:
 # about 0.7 CPU-seconds per image without text and 1.0 with, at any image size (its detector
 # scales every image to 736 px), measured on this project's 2-core development machine.
@@ -74,9 +92,45 @@ def job_counts(config: dict[str, Any]) -> dict[str, int]:
     return Dag(config).job_counts()
 
 
+def evaluation_sizes(config: dict[str, Any]) -> dict[str, int]:
+    """Table 2's evaluation prompts per group: the style sample, and the synthetic set's
+    evaluation half (halved per object, an odd count favouring analysis)."""
+    sizes = prompt_set_sizes(config)
+    style_set, layout_set = config["diverse"]["style_set"], config["layout"]["prompt_set"]
+    spec = config["prompt_sets"].get(layout_set, {})
+    if spec.get("kind") == "synthetic":
+        layout = len(spec["objects"]) * (len(spec["modifiers"]) // 2)
+    else:
+        layout = sizes.get(layout_set, 0) // 2
+    style = min(
+        config["diverse"]["style_prompts"] or sizes.get(style_set, 0), sizes.get(style_set, 0)
+    )
+    return {"style": style, "layout": layout}
+
+
+def diverse_images(config: dict[str, Any]) -> dict[str, int]:
+    """Images the diverse-seed stage renders and reads: Particle Guidance images (C per
+    evaluation prompt, per coefficient and the control, per model it renders) and, per
+    extractor, the evaluation images of every seed plus the Particle Guidance images."""
+    if not diverse_models(config):
+        return {"particle": 0, "style": 0, "layout": 0, "hps": 0, "dino": 0}
+    seeds, sizes = config["seeds"]["count"], evaluation_sizes(config)
+    compared, rendered = len(diverse_models(config)), len(pg_models(config))
+    per_prompt = config["diverse"]["c"] * len(pg_coeffs(config)) * rendered
+    both = sizes["style"] + sizes["layout"]
+    return {
+        "particle": per_prompt * both,
+        "style": compared * seeds * sizes["style"] + per_prompt * sizes["style"],
+        "layout": per_prompt * sizes["layout"],  # the pool's layout tables are the stage's
+        "hps": (compared * seeds + per_prompt) * both,
+        "dino": (compared * seeds + per_prompt) * both,
+    }
+
+
 def feature_cost(config: dict[str, Any]) -> dict[str, float]:
     """Images read, feature-table bytes and extraction GPU-hours (FLOP estimate) per extractor:
-    the quality stage's Inception and HPS, the style and the layout stage's."""
+    the quality stage's Inception and HPS, the style and the layout stage's, and the diverse
+    stage's evaluation and Particle Guidance images."""
     sizes = prompt_set_sizes(config)
     seeds = config["seeds"]["count"]
     models = quality_models(config)
@@ -93,6 +147,9 @@ def feature_cost(config: dict[str, Any]) -> dict[str, float]:
     )
     layout = layout_models(config)
     images["layout"] = len(layout) * seeds * sizes[config["layout"]["prompt_set"]] if layout else 0
+    diverse = diverse_images(config)
+    for name in ("style", "layout", "hps", "dino"):
+        images[name] = images.get(name, 0) + diverse[name]
     row_bytes = FEATURE_BYTES | {
         "style": (len(MEASURES) + config["features"]["style"]["dim"]) * 4 + 80
     }
@@ -183,12 +240,11 @@ def classifier_cost(config: dict[str, Any]) -> dict[str, Any]:
 
 def particle_cost(config: dict[str, Any], models: dict[str, Any]) -> dict[str, float]:
     """Images and GPU-hours of the Particle Guidance shards: C particles per evaluation prompt
-    (style sample and the synthetic set's evaluation half) per model it renders, at the model's
-    cost per image (the kernel on latents adds no network pass)."""
-    diverse = config["diverse"]
-    sizes = prompt_set_sizes(config)
-    layout = sizes.get(config["layout"]["prompt_set"], 0) // 2
-    per_model = diverse["c"] * (diverse["style_prompts"] + layout)
+    (style sample and the synthetic set's evaluation half), per coefficient and the control,
+    per model it renders, at the model's cost per image (the kernel on latents adds no network
+    pass)."""
+    sizes = evaluation_sizes(config)
+    per_model = config["diverse"]["c"] * len(pg_coeffs(config)) * (sizes["style"] + sizes["layout"])
     chosen = pg_models(config)
     return {
         "images": per_model * len(chosen),
@@ -262,8 +318,9 @@ def format_plan(plan: dict[str, Any]) -> str:
         "",
         "jobs per rule:",
     ]
-    lines += [f"  {rule:<24} {n:>7,}" for rule, n in plan["jobs"].items()]
-    lines += [f"  {'total':<24} {sum(plan['jobs'].values()):>7,}", "", "per model:"]
+    width = max(map(len, plan["jobs"]))
+    lines += [f"  {rule:<{width}} {n:>7,}" for rule, n in plan["jobs"].items()]
+    lines += [f"  {'total':<{width}} {sum(plan['jobs'].values()):>7,}", "", "per model:"]
     for model, m in plan["models"].items():
         lines.append(
             f"  {model:<12} {m['images']:>12,} images  shards {_size(m['shard_bytes']):>9}  "

@@ -43,7 +43,7 @@ def test_seed_blocks_tile_the_seed_range_in_order(paper):
 def test_paths_fill_the_rules_wildcards_and_match_their_patterns(paper):
     dag = Dag(paper)
     values = {"model": "sd2", "set": "coco1", "first": "0000", "last": "0015"}
-    values |= {"extractor": "inception", "metric": "fid", "number": "6"}
+    values |= {"extractor": "inception", "metric": "fid", "number": "6", "coeff": "30"}
     for name, template in PATHS.items():
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
         assert fields <= set(values), f"{name}: unknown wildcard in {template}"

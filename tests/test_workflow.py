@@ -111,9 +111,25 @@ def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(dem
     run = demo / "results" / "demo"
     table = pd.read_csv(run / "tables" / "table2_diverse_seeds.csv")
     assert set(table["model"]) == {"sd2", "sdxl-turbo"}
+    methods = [
+        "random seeds",
+        "same seeds, no guidance",
+        "Particle Guidance (coeff 10)",
+        "Particle Guidance (coeff 100)",
+        "diverse seeds (style FPS)",
+        "diverse seeds (layout FPS)",
+    ]
+    for model in ("sd2", "sdxl-turbo"):  # every row, group and measure has a number
+        mine = table[table["model"] == model]
+        assert list(dict.fromkeys(mine["method"])) == methods
+        assert set(mine["measure"]) == {"cosine", "vendi", "dino", "hps"}
+        assert mine[["value", "lo", "hi", "diff_random"]].notna().all().all(), model
+        pg = mine[mine["method"].str.startswith("Particle Guidance")]
+        assert pg["diff_control"].notna().all() and (pg["prompts_excluded"] >= 0).all()
+        assert (mine["images_excluded"] >= 0).all()
     for suffix in ("md", "tex"):
         text = (run / "tables" / f"table2_diverse_seeds.{suffix}").read_text()
-        assert "Particle Guidance" in text and "style FPS" in text
+        assert "Particle Guidance (coeff 100)" in text and "style FPS" in text
     for model in ("sd2", "sdxl-turbo"):
         sets = json.loads((run / "tables" / f"diverse_seeds_{model}.json").read_text())
         assert len(sets["sets"]["style"]) == 3 and all(len(r) == 4 for r in sets["sets"]["style"])
@@ -121,8 +137,13 @@ def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(dem
         assert bank["diverse_style"] == sets["sets"]["style"]
         assert bank["diverse_layout"] == sets["sets"]["layout"]
         assert (run / "figures" / f"fig11_diverse_seeds_{model}.png").stat().st_size > 1000
-    assert verify(run / "particle" / "sd2" / "coco2.tar") == 6 * 4  # evaluation prompts x C
-    assert not (run / "particle" / "sdxl-turbo").exists()  # one step: nothing to guide
+        for coeff in ("0", "10", "100"):  # evaluation prompts x C
+            assert verify(run / "particle" / model / "coco2" / f"coeff-{coeff}.tar") == 6 * 4
+    assert (run / "figures" / "diversity_quality.png").stat().st_size > 1000
+    # the control renders each prompt's own random particle seeds, not the same four
+    reader = ShardReader(run / "particle" / "sd2" / "coco2" / "coeff-0.tar")
+    particles = {tuple(meta["particles"]) for _, _, meta in reader}
+    assert len(particles) > 1
 
 
 @pytest.mark.slow
@@ -161,8 +182,9 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     expected = merged(expected, STYLE(2, extract=2), LAYOUT(2, extract=2))
     # and the inpainting model's two tasks: shards, OCR, its text table, fig 12 and bank
     expected = merged(expected, {"generate": 2, "seedbank": 1}, INPAINTING(extract=2))
-    # and the style features of the new seeds' evaluation prompts, then the diverse seeds
-    expected = merged(expected, {"extract_features": 2}, DIVERSE(seeds=2))
+    # and the style, HPS and DINO features of the new seeds' evaluation prompts, then the
+    # diverse seeds; no particle is rendered again (its seeds are not the studied seeds)
+    expected = merged(expected, {"extract_features": 2}, DIVERSE(seeds=2, evaluation=8))
     assert planned_jobs(result) == expected
     assert "seeds-0032-0063" in result.stdout and "seeds-0000-0031.tar\n" not in result.stdout
 
@@ -204,10 +226,15 @@ def INPAINTING(extract: int = 0) -> dict[str, int]:  # noqa: N802
     return jobs | {"text_task_table": 2}
 
 
-def DIVERSE(seeds: int = 0, particles: int = 0, extract: int = 0) -> dict[str, int]:  # noqa: N802
-    """Table 2 and what feeds it: ``seeds`` models' seed sets (and their figs 11), ``particles``
-    new Particle Guidance shards, ``extract`` new PG feature tables."""
-    jobs = {"diverse_seeds": seeds, "fig11_diverse_seeds": seeds, "table2": 1}
+def DIVERSE(  # noqa: N802
+    seeds: int = 0, particles: int = 0, extract: int = 0, evaluation: int = 0, fig11: int = 0
+) -> dict[str, int]:
+    """Table 2, the diversity-quality figure and what feeds them: ``seeds`` models' seed sets
+    (and their figs 11, plus ``fig11`` more), ``particles`` new Particle Guidance shards,
+    ``extract`` new PG feature tables, ``evaluation`` new HPS and DINO tables of the evaluation
+    prompts. The demo renders PG at coefficients 0 (the control), 10 and 100, on two sets."""
+    jobs = {"diverse_seeds": seeds, "fig11_diverse_seeds": seeds + fig11, "table2": 1}
+    jobs |= {"fig_diversity_quality": 1, "extract_evaluation_features": evaluation}
     return jobs | {"particle_guidance": particles, "extract_particle_features": extract}
 
 
@@ -229,7 +256,9 @@ RERUNS = {
             {"tiny_extractor": 1},  # the demo's tiny segmenter proposes the set's objects
             CLASSIFIERS(2),
             LAYOUT(2, extract=2),
-            DIVERSE(seeds=2, particles=1, extract=1),  # sd2's PG shard of the synthetic set
+            # PG shards of the synthetic set (2 models x 3 coefficients), their style or layout,
+            # HPS and DINO tables, and HPS and DINO of every seed's synthetic images
+            DIVERSE(seeds=2, particles=6, extract=18, evaluation=4),
         ),
         "/synthetic/",
     ),
@@ -241,7 +270,7 @@ RERUNS = {
             QUALITY(1, extract=5),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
-            DIVERSE(seeds=1),
+            DIVERSE(seeds=1, particles=6, extract=18, evaluation=4),
             {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sdxl-turbo/",
@@ -254,7 +283,7 @@ RERUNS = {
             QUALITY(1, extract=5),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
-            DIVERSE(seeds=1, particles=2, extract=2),
+            DIVERSE(seeds=1, particles=6, extract=18, evaluation=4),
             {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sd2/",
@@ -268,7 +297,7 @@ RERUNS = {
         {"plots.dpi": 100},
         {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1}
         | {"fig8_style_map": 2, "fig9_style_seeds": 2, "fig10_layout": 2}
-        | {"fig12_inpainting_text": 1, "fig11_diverse_seeds": 2},
+        | {"fig12_inpainting_text": 1, "fig11_diverse_seeds": 2, "fig_diversity_quality": 1},
         None,
     ),
     "change a parti sample": (
@@ -292,8 +321,9 @@ RERUNS = {
     ),
     "change an HPS setting": (
         {"features.hps.batch_size": 32},
-        # HPS on coco1, coco2, parti x 2 models; no Inception or reference job
-        {"all": 1} | QUALITY(2, extract=6),
+        # HPS on coco1, coco2, parti x 2 models; no Inception or reference job; HPS of the
+        # evaluation prompts (2 models x 2 sets) and of the PG shards (x 3 coefficients)
+        merged({"all": 1}, QUALITY(2, extract=6), DIVERSE(extract=12, evaluation=4)),
         None,
     ),
     "change the golden top-k": (
@@ -317,7 +347,7 @@ RERUNS = {
         merged(
             {"seedbank": 2, "all": 1, "extract_features": 2},
             STYLE(2, extract=2),
-            DIVERSE(seeds=2, extract=1),
+            DIVERSE(seeds=2, extract=6),  # style of the coco2 PG shards, 2 models x 3 coeffs
         ),
         None,
     ),
@@ -329,7 +359,7 @@ RERUNS = {
     ),
     "change a layout setting": (
         {"features.layout.score_threshold": 0.3},
-        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2), DIVERSE(seeds=2, extract=1)),
+        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2), DIVERSE(seeds=2, extract=6)),
         None,
     ),
     "change the inpainting pair selection": (
@@ -353,11 +383,17 @@ RERUNS = {
         merged({"seedbank": 2, "all": 1}, DIVERSE(seeds=2)),
         None,
     ),
+    "change the Particle Guidance coefficients": (
+        {"diverse.particle_guidance.coeffs": [10, 30]},
+        # coefficient 30's shards (2 models x 2 sets) and their features, Table 2 and its
+        # figure; 10 and the control stay, 100 is no longer read; fig 11 shows 10, unchanged
+        merged({"all": 1}, DIVERSE(particles=4, extract=12)),
+        None,
+    ),
     "change a Particle Guidance setting": (
-        {"diverse.particle_guidance": {"strength": 0.2}},
-        # sd2's PG shards (style and layout evaluation sets), their features, Table 2, its fig 11
-        {"particle_guidance": 2, "extract_particle_features": 2, "table2": 1}
-        | {"fig11_diverse_seeds": 1, "all": 1},
+        {"diverse.particle_guidance.stop_sigma": 2.0},
+        # every PG shard (2 models x 2 sets x 3 coefficients), its features, Table 2, figs 11
+        merged({"all": 1}, DIVERSE(particles=12, extract=36, fig11=2)),
         None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
