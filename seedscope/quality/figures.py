@@ -77,7 +77,7 @@ def shard_of_seed(shards: list[str], seed: int) -> str:
     )
 
 
-def _read_drawn(shard: str, keys: list[str]) -> dict[str, np.ndarray]:
+def read_checked_images(shard: str, keys: list[str]) -> dict[str, np.ndarray]:
     """The images ``keys`` of one shard, each checked against its sha256 in the manifest.
 
     A function of its own, so that the shard's parsed manifest is freed on return, before the
@@ -112,7 +112,7 @@ def drawn_images(
     images = {}
     for shard, shard_seeds in by_shard.items():
         keys = {image_key(p, s): (p, s) for p in prompt_ids for s in shard_seeds}
-        for key, image in _read_drawn(shard, list(keys)).items():
+        for key, image in read_checked_images(shard, list(keys)).items():
             images[keys[key]] = image
     return images
 
