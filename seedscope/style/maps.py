@@ -25,7 +25,8 @@ and the number of threads or ``workers``, on the same machine and library versio
 to 12 s on this machine's 2 CPU cores (scikit-learn 1.9; random Gram vectors, ``D = 1024``).
 ``seed_map`` at ``N = 1024, P = 20`` measured 179 s with the cores to itself, 243 s with
 ``threads=1``, and 412 s on 2 threads while other jobs used the cores (t-SNE's OpenMP threads
-wait on each other: on a shared machine use ``threads=1``). The paper's ``P = 100`` therefore
+wait on each other: on a shared machine use ``threads=1``). The paper config's ``P = 100`` (our
+choice, ``docs/paper-settings.md``: the paper does not give its count) therefore
 takes about 15 to 20 minutes on 2 cores. The prompts' maps are independent: ``workers=W``
 runs them in ``W`` processes, about ``W`` times faster given ``W`` free cores (estimated, not
 measured: ``P = 100`` in 1 to 2 minutes on 16 cores); ``max_iter`` (at least 250) scales the
