@@ -9,6 +9,7 @@ table's size).
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import torch
@@ -88,14 +89,12 @@ def build_full_pipeline(kind: str, device: str = "cuda", dtype: torch.dtype = to
         UNet2DConditionModel,
     )
 
-    from seedscope.tiny.diffusion import _sd_scheduler, _tiny_tokenizer
-
     if kind not in FULL_KINDS:
         raise ValueError(f"unknown architecture {kind!r}; choose one of {FULL_KINDS}")
-    tokenizer = _tiny_tokenizer()
+    tokenizer = char_tokenizer()
     # Schedulers are built outside the device context: they keep their tables on the CPU
     # (EulerAncestral converts them with numpy, which fails on a CUDA or meta tensor).
-    scheduler = _sd_scheduler()
+    scheduler = sd_scheduler()
     if kind == "sdxl-turbo":
         scheduler = EulerAncestralDiscreteScheduler.from_config(
             scheduler.config, timestep_spacing="trailing"
@@ -280,3 +279,29 @@ def transformer_flops(kind: str, resolution: int) -> float:
         with torch.inference_mode(), counter:
             forward()
     return float(counter.get_total_flops())
+
+
+SYMBOLS = list(string.ascii_lowercase + string.digits + ".,'-!?&()")  # the tokenizers' alphabet
+
+
+def char_tokenizer():
+    """A CLIP tokenizer over single characters, built offline from an in-memory vocabulary."""
+    from transformers import CLIPTokenizer
+
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + SYMBOLS + [s + "</w>" for s in SYMBOLS]
+    vocab = {token: index for index, token in enumerate(tokens)}
+    return CLIPTokenizer(vocab=vocab, merges=[], pad_token="<|endoftext|>", model_max_length=77)
+
+
+def sd_scheduler():
+    """Stable Diffusion 2's DDIM scheduler (its betas and timestep offset), built offline."""
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )

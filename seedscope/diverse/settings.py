@@ -9,25 +9,21 @@ from typing import Any
 import numpy as np
 
 from seedscope.errors import ConfigError
+from seedscope.study import diverse_models, model_prompt_sets, prompt_set_sizes
 
 PG_KEYS = ("bandwidth", "schedule", "stop_sigma")  # besides coeff, one per shard
 CONTROL = 0.0  # the coefficient of the control row: the same particle seeds, no guidance
 OFFICIAL_DEMO_COEFF = 30.0  # the authors' demo notebook (SD 1.5, 512 px, DDIM, 30 steps)
 
 
-def diverse_models(config: dict[str, Any]) -> list[str]:
-    """The models compared in Table 2: studied by both the style and the layout stage and
-    rendering the style evaluation set (or ``diverse.models``)."""
-    from seedscope.appearance import layout_models, style_models
-    from seedscope.config import model_prompt_sets
-
-    settings = config["diverse"]
-    if not settings["enabled"]:
-        return []
-    if settings["models"] is not None:
-        return list(settings["models"])
-    both = [m for m in style_models(config) if m in layout_models(config)]
-    return [m for m in both if settings["style_set"] in model_prompt_sets(config, m)]
+def check_set_size(c: int, n: int) -> None:
+    """Refuse ``diverse.c`` (the seeds of a set) outside 2 .. ``n``, the seeds to choose from:
+    a set's diversity is a mean over pairs of its images."""
+    if not 2 <= c <= n:
+        raise ConfigError(
+            f"config key diverse.c: {c} is out of range: it must be between 2 and the number of "
+            f"seeds ({n})"
+        )
 
 
 def pg_settings(config: dict[str, Any], coeff: float = CONTROL) -> dict[str, Any]:
@@ -105,7 +101,6 @@ def particle_seeds(draw: dict[str, int], prompt_id: str) -> list[int]:
 
 def check_diverse(config: dict[str, Any]) -> None:
     """Raise ``ConfigError`` for a diverse-seed setting that cannot work."""
-    from seedscope.config import model_prompt_sets, prompt_set_sizes
     from seedscope.diverse.particle import ParticleGuidance
 
     settings = config["diverse"]

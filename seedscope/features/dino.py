@@ -51,12 +51,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from seedscope.errors import ConfigError, FeatureError, error_line
+from seedscope.errors import FeatureError, error_line
 from seedscope.files import file_sha256
+from seedscope.models import pretrained_source
 
 KEY = "features.dino.weights"
 HUB_ID = "facebook/dino-vitb8"
-DEFAULTS: dict[str, Any] = {"weights": HUB_ID, "batch_size": 32}
 # Bumped when the embedding of the same image with the same weights would change.
 VERSION = 1
 MEAN = (0.485, 0.456, 0.406)  # ImageNet's, as in Particle Guidance's dino_transform
@@ -89,7 +89,7 @@ def dino_positions(table: torch.Tensor, patch: int, height: int, width: int) -> 
 
 class DinoExtractor:
     """``extractor(images)`` -> (N, dim) float32 CLS embeddings (module docstring); follows
-    :class:`seedscope.features.extractors.Extractor`."""
+    :class:`seedscope.extractors.Extractor`."""
 
     name = "dino"
     needs_prompts = False
@@ -159,11 +159,6 @@ class DinoExtractor:
         return out
 
 
-def _is_path(source: str | Path) -> bool:
-    text = str(source)
-    return isinstance(source, Path) or text.startswith((".", "/", "~")) or Path(text).exists()
-
-
 def _describe(source: str | Path, is_path: bool) -> dict[str, Any]:
     """Where the weights came from: as given, the hub snapshot's commit, and the sha256 of
     the weights file (a local folder's, or the cached snapshot's)."""
@@ -190,7 +185,8 @@ def load_dino(
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
 ) -> DinoExtractor:
-    """The DINO extractor from the ``features.dino`` settings (keys and defaults: ``DEFAULTS``).
+    """The DINO extractor from the validated ``features.dino`` section (the schema gives its
+    keys and defaults).
 
     ``weights``, when given (a tiny extractor folder or any local folder), overrides
     ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is required. The model
@@ -200,13 +196,6 @@ def load_dino(
     """
     from transformers import ViTModel
 
-    unknown = set(settings) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"features.dino has unknown keys {sorted(unknown)}; use {DEFAULTS}")
-    settings = DEFAULTS | {k: v for k, v in settings.items() if v is not None}
-    batch_size = settings["batch_size"]
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"features.dino.batch_size is {batch_size!r}; use a positive integer")
     source = settings["weights"] if weights is None else weights
     if str(source) == "tiny":
         raise FeatureError(
@@ -214,37 +203,29 @@ def load_dino(
             "seedscope.tiny.extractors.build_tiny_extractor('dino', folder) (the workflow's "
             "rule does) and pass it as weights"
         )
-    is_path = _is_path(source)
-    folder = "set features.dino.weights to a local folder that holds the saved ViTModel"
-    if is_path and not Path(source).expanduser().is_dir():
-        raise FeatureError(
-            f"{KEY}: local folder {source} does not exist; {folder} (its config.json and "
-            f"model.safetensors or pytorch_model.bin) or to a Hugging Face hub id ({HUB_ID})"
-        )
-    fix = (
-        f"on a machine with internet run `huggingface-cli download {source}` and copy the "
-        f"Hugging Face cache here (HF_HOME), or {folder}"
-        if not is_path
-        else f"delete it and save the model there again, or {folder}"
+    where = pretrained_source(
+        source,
+        KEY,
+        folder="set features.dino.weights to a local folder that holds the saved ViTModel",
+        holds="its config.json and model.safetensors or pytorch_model.bin",
+        path_fix="delete it and save the model there again",
     )
-    name = str(Path(source).expanduser()) if is_path else str(source)
-    tried = "as a local folder" if is_path else "as a Hugging Face hub id (offline: the cache)"
     try:
         model, info = ViTModel.from_pretrained(
-            name,
+            where.name,
             add_pooling_layer=False,
             layer_norm_eps=DINO_LAYER_NORM_EPS,
             output_loading_info=True,
         )
     except (OSError, ValueError, RuntimeError) as err:  # RuntimeError: mismatched shapes
         raise FeatureError(
-            f"{KEY}: could not load {str(source)!r} {tried} ({error_line(err)}); {fix}"
+            f"{KEY}: could not load {str(source)!r} {where.tried} ({error_line(err)}); {where.fix}"
         ) from err
     missing = sorted(info["missing_keys"]) + sorted(k for k, *_ in info["mismatched_keys"])
     if missing:
         raise FeatureError(
             f"{KEY}: {str(source)!r} is not a DINO ViTModel checkpoint: {len(missing)} weights "
-            f"are missing or mismatched (e.g. {missing[0]}); {fix}"
+            f"are missing or mismatched (e.g. {missing[0]}); {where.fix}"
         )
     config = model.config
     if not isinstance(config.patch_size, int):
@@ -253,7 +234,7 @@ def load_dino(
         "extractor": "dino",
         "version": VERSION,
         "transformers": version("transformers"),
-        **_describe(source, is_path),
+        **_describe(source, where.is_path),
         "dim": int(config.hidden_size),
         "patch_size": int(config.patch_size),
         "image_size": config.image_size,
@@ -262,4 +243,4 @@ def load_dino(
         "mean": list(MEAN),
         "std": list(STD),
     }
-    return DinoExtractor(model, meta, device, batch_size)
+    return DinoExtractor(model, meta, device, settings["batch_size"])

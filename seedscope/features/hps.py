@@ -149,24 +149,26 @@ class HPSScorer:
 
 
 def load_hps(
-    version: str = "v2.1",
-    weights: str | Path = "hub",
+    version: str,
+    weights: str | Path,
     device: str | torch.device = "cpu",
-    batch_size: int = 32,
+    *,
+    batch_size: int,
 ) -> HPSScorer:
-    """The HPS scorer: ``weights`` is ``"hub"``, a local ``HPS_v2*_compressed.pt``, or a tiny
-    extractor folder (one with a ``config.json``; its config overrides ViT-H-14's sizes).
+    """The HPS scorer from the validated ``features.hps`` section's ``version``, ``weights``
+    and ``batch_size`` (the schema gives their defaults and checks their values): ``weights``
+    is ``"hub"``, a local ``HPS_v2*_compressed.pt``, or a tiny extractor folder (one with a
+    ``config.json``; its config overrides ViT-H-14's sizes).
 
     Every case goes through ``open_clip.create_model(arch, pretrained=<checkpoint file>)``.
     """
     import open_clip
 
-    _check_version(version)
     device = torch.device(device)
     path = Path(weights).expanduser() if str(weights) != "hub" else None
     arch, overrides, extra = HPS_ARCH, {}, {"model": f"HPS {version}"}
     if path is not None and (path / "config.json").is_file():
-        from seedscope.tiny.extractors import read_tiny_config
+        from seedscope.tiny_nets import read_tiny_config
 
         config = read_tiny_config(path, "hps")
         arch, overrides = config["arch"]["base"], config["arch"]["overrides"]

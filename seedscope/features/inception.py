@@ -148,7 +148,7 @@ class CleanFIDExtractor:
 def _load_tiny(folder: Path):
     from safetensors.torch import load_file
 
-    from seedscope.tiny.extractors import TinyInception, read_tiny_config
+    from seedscope.tiny_nets import TinyInception, read_tiny_config
 
     config = read_tiny_config(folder, "inception")
     weights = folder / config["weights"]
@@ -163,15 +163,19 @@ def _load_tiny(folder: Path):
 
 
 def load_inception(
-    weights: str | Path = "clean-fid",
+    weights: str | Path,
     weights_dir: str | Path | None = None,
     device: str | torch.device = "cpu",
-    batch_size: int = 64,
+    *,
+    batch_size: int,
     workers: int = 0,
 ) -> CleanFIDExtractor:
-    """The Inception extractor: ``weights`` is ``"clean-fid"`` (clean-fid's file in
-    ``weights_dir``, downloaded at first use), a path to ``inception-2015-12-05.pt`` (or its
-    folder), or a tiny extractor folder (one with a ``config.json``).
+    """The Inception extractor from the validated ``features.inception`` section's
+    ``weights``, ``weights_dir`` and ``batch_size`` (the schema gives their defaults and
+    checks their values): ``weights`` is ``"clean-fid"`` (clean-fid's file in ``weights_dir``,
+    None: clean-fid's default folder; downloaded at first use), a path to
+    ``inception-2015-12-05.pt`` (or its folder), or a tiny extractor folder (one with a
+    ``config.json``).
     """
     from cleanfid.inception_torchscript import InceptionV3W
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from seedscope.errors import ConfigError, DataError
-from seedscope.files import replace_atomically
+from seedscope.files import read_jsonl, replace_atomically
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 REQUIRED_KEYS = ("id", "text", "set", "meta")
@@ -99,20 +99,6 @@ def read_prompts(path: str | Path) -> list[dict[str, Any]]:
 
     Raises ``DataError`` naming the file and line of a bad row, or the file if it is missing.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"prompt file {path} does not exist; build it first (the prompt_set rule) or fix "
-            "the path"
-        )
-    rows, lines = [], []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}, line {number}: not valid JSON ({err})") from err
-            lines.append(number)
-    return _validate(rows, str(path), line_of=lambda i: f"line {lines[i]}")
+    lines = read_jsonl(path, "prompt file", "the prompt_set rule")
+    rows = [row for _, row in lines]
+    return _validate(rows, str(path), line_of=lambda i: f"line {lines[i][0]}")

@@ -10,16 +10,23 @@ that loads the real models, so the demo and the tests exercise the user's loadin
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 import torch
 
-from seedscope.architectures import VAE, clip_text_encoder, flux_config, pixart_config, sd3_config
+from seedscope.architectures import (
+    SYMBOLS,
+    VAE,
+    char_tokenizer,
+    clip_text_encoder,
+    flux_config,
+    pixart_config,
+    sd3_config,
+    sd_scheduler,
+)
 
 TINY_KINDS = ("sd2", "sdxl-turbo", "sd2-inpaint", "sd3", "flux", "pixart")
 
-_SYMBOLS = list(string.ascii_lowercase + string.digits + ".,'-!?&()")  # the tokenizers' alphabet
 _TEXT_WIDTH = 32
 _TEXT_CONFIG = dict(
     hidden_size=_TEXT_WIDTH,
@@ -33,15 +40,6 @@ _TEXT_CONFIG = dict(
 )
 
 
-def _tiny_tokenizer():
-    """A CLIP tokenizer over single characters, built offline from an in-memory vocabulary."""
-    from transformers import CLIPTokenizer
-
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + _SYMBOLS + [s + "</w>" for s in _SYMBOLS]
-    vocab = {token: index for index, token in enumerate(tokens)}
-    return CLIPTokenizer(vocab=vocab, merges=[], pad_token="<|endoftext|>", model_max_length=77)
-
-
 def _tiny_text_encoder(vocab_size: int, with_projection: bool = False):
     return clip_text_encoder(_TEXT_CONFIG, with_projection, vocab_size)
 
@@ -50,8 +48,8 @@ def _tiny_t5(width: int):
     """A T5 tokenizer over single characters and a one-layer T5 encoder of ``width``."""
     from transformers import T5Config, T5EncoderModel, T5TokenizerFast
 
-    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(s, -1.0) for s in _SYMBOLS]
-    vocab += [("\u2581" + s, -1.0) for s in _SYMBOLS]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(s, -1.0) for s in SYMBOLS]
+    vocab += [("\u2581" + s, -1.0) for s in SYMBOLS]
     tokenizer = T5TokenizerFast(
         vocab=vocab, eos_token="</s>", pad_token="<pad>", unk_token="<unk>", extra_ids=0
     )
@@ -104,19 +102,6 @@ def _tiny_unet(in_channels: int = 4, sdxl: bool = False):
     )
 
 
-def _sd_scheduler():
-    from diffusers import DDIMScheduler
-
-    return DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
-
-
 def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
     """Build the tiny pipeline ``kind`` (one of ``TINY_KINDS``) and save it to ``out_dir``.
 
@@ -133,7 +118,7 @@ def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
     if kind not in TINY_KINDS:
         raise ValueError(f"unknown tiny model kind {kind!r}; choose one of {TINY_KINDS}")
     torch.manual_seed(seed)  # model initialisation only, never image generation
-    tokenizer = _tiny_tokenizer()
+    tokenizer = char_tokenizer()
     vocab_size = len(tokenizer)
     if kind in _TRANSFORMER_KINDS:
         pipe = _TRANSFORMER_KINDS[kind](tokenizer)
@@ -146,7 +131,7 @@ def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
             tokenizer_2=tokenizer,
             unet=_tiny_unet(sdxl=True),
             scheduler=EulerAncestralDiscreteScheduler.from_config(
-                _sd_scheduler().config, timestep_spacing="trailing"
+                sd_scheduler().config, timestep_spacing="trailing"
             ),
         )
     else:
@@ -156,7 +141,7 @@ def build_tiny_pipeline(kind: str, out_dir: str | Path, seed: int = 0) -> Path:
             text_encoder=_tiny_text_encoder(vocab_size),
             tokenizer=tokenizer,
             unet=_tiny_unet(in_channels=9 if kind == "sd2-inpaint" else 4),
-            scheduler=_sd_scheduler(),
+            scheduler=sd_scheduler(),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch import nn
 
-from seedscope.errors import FeatureError
+from seedscope.tiny_nets import CONFIG_FILE, FORMAT, TinyInception
 
-FORMAT = "seedscope-tiny-extractor/1"
 TINY_EXTRACTORS = ("inception", "hps", "style", "layout", "dino")
-CONFIG_FILE = "config.json"
 
 TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
 TINY_INCEPTION_FILE = "tiny_inception.safetensors"
@@ -74,51 +70,13 @@ TINY_DINO = {
 }
 
 
-class TinyInception(nn.Module):
-    """An Inception-shaped CNN: clean-fid's 299x299 [0, 255] input -> ``dim`` pooled features."""
-
-    def __init__(self, channels: list[int], dim: int):
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in = 3
-        for i, c_out in enumerate(channels):
-            stride = 4 if i == 0 else 2
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU()]
-            c_in = c_out
-        layers += [nn.Conv2d(c_in, dim, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        self.layers = nn.Sequential(*layers)
-        self.dim = dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of a batch already resized to 299x299 (values in [0, 255])."""
-        if tuple(x.shape[2:]) != (299, 299):
-            raise ValueError(f"expected 299x299 input (clean-fid's resize), got {tuple(x.shape)}")
-        return self.layers((x - 128) / 128)
-
-
-def read_tiny_config(folder: str | Path, name: str) -> dict[str, Any]:
-    """The ``config.json`` of a tiny extractor folder, checked to be extractor ``name``."""
-    path = Path(folder) / CONFIG_FILE
-    fix = f"delete {folder} and rerun the workflow (the rule that builds tiny extractors)"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise FeatureError(f"tiny extractor config {path} is unreadable ({err}); {fix}") from err
-    if config.get("format") != FORMAT or config.get("extractor") != name:
-        raise FeatureError(
-            f"{path} is not a tiny {name} extractor (format {config.get('format')!r}, "
-            f"extractor {config.get('extractor')!r}); {fix}"
-        )
-    return config
-
-
 def build_tiny_extractor(
     name: str, folder: str | Path, seed: int = 0, proposes: list[str] | None = None
 ) -> Path:
     """Build tiny extractor ``name`` (one of ``TINY_EXTRACTORS``) and save it to ``folder``.
 
     The weights come from ``torch.manual_seed(seed)``; returns the folder, which
-    :func:`seedscope.features.extractors.load_extractor` loads with ``weights="tiny"``. The
+    :func:`seedscope.extractors.load_extractor` loads with ``weights="tiny"``. The
     style net and the layout models are built by :mod:`seedscope.tiny.style` and
     :mod:`seedscope.tiny.layout` (``proposes``: the COCO labels the tiny segmenter proposes).
     """

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
-from seedscope.errors import FeatureError
-from seedscope.files import file_sha256
-from seedscope.tiny.extractors import CONFIG_FILE, FORMAT, read_tiny_config
+from seedscope.tiny_nets import CONFIG_FILE, FORMAT
 
 TINY_STYLE_CFG: list[int | str] = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32, "M"]
 TINY_STYLE_FILE = "tiny_style.safetensors"
@@ -51,31 +48,3 @@ def build_tiny_style(folder: str | Path, seed: int = 0) -> Path:
     }
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
-
-
-def load_tiny_style(
-    folder: str | Path,
-) -> tuple[list[int | str], dict[str, torch.Tensor], dict[str, Any]]:
-    """A tiny style folder's ``(cfg, features state dict, meta)``; a folder that is not one, or
-    whose weights do not load, raises :class:`FeatureError`."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    config = read_tiny_config(folder, "style")
-    fix = f"delete {folder} and rerun (seedscope.tiny.style.build_tiny_style rebuilds it)"
-    cfg, name = config.get("cfg"), config.get("weights")
-    if not isinstance(cfg, list) or not isinstance(name, str):
-        raise FeatureError(f"{folder / CONFIG_FILE} lacks the network's cfg or weights; {fix}")
-    weights = folder / name
-    try:
-        state = load_file(weights)
-    except Exception as err:  # safetensors raises its own SafetensorError besides OSError
-        raise FeatureError(f"tiny style weights {weights} do not load ({err}); {fix}") from err
-    meta = {
-        "weights": "tiny",
-        "weights_file": name,
-        "weights_sha256": file_sha256(weights),
-        "tiny_cfg": cfg,
-        "tiny_seed": config.get("seed"),
-    }
-    return cfg, state, meta

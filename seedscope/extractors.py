@@ -44,7 +44,8 @@ def load_extractor(
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
 ) -> Extractor:
-    """Load extractor ``name`` (one of ``EXTRACTORS``) from its ``features.<name>`` settings.
+    """Load extractor ``name`` (one of ``EXTRACTORS``) from its validated ``features.<name>``
+    section (every key present: the schema gives the defaults).
 
     ``weights``, when given, is the folder of a tiny extractor built by a rule (or any local
     weights) and overrides ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is
@@ -52,7 +53,7 @@ def load_extractor(
     """
     if name not in EXTRACTORS:
         raise FeatureError(f"unknown feature extractor {name!r}; use one of {EXTRACTORS}")
-    chosen = settings.get("weights")
+    chosen = settings.get("weights")  # OCR runs bundled models: no weights key
     if weights is not None:
         chosen = weights
     elif chosen == "tiny":
@@ -81,16 +82,11 @@ def load_extractor(
         from seedscope.features.inception import load_inception
 
         return load_inception(
-            chosen or "clean-fid",
-            weights_dir=settings.get("weights_dir"),
+            chosen,
+            weights_dir=settings["weights_dir"],
             device=device,
-            batch_size=settings.get("batch_size", 64),
+            batch_size=settings["batch_size"],
         )
     from seedscope.features.hps import load_hps
 
-    return load_hps(
-        settings.get("version", "v2.1"),
-        chosen or "hub",
-        device=device,
-        batch_size=settings.get("batch_size", 32),
-    )
+    return load_hps(settings["version"], chosen, device=device, batch_size=settings["batch_size"])
