@@ -22,10 +22,8 @@ import functools
 import logging
 import platform
 import sys
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +42,8 @@ from seedscope.families import (
     uses_guidance,
 )
 from seedscope.files import json_sha256
-from seedscope.shards import ShardWriter, encode_png, image_key
+from seedscope.render_driver import render_resumable
+from seedscope.shards import image_key
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +99,6 @@ def tune_allocator() -> bool:
 def seed_generator(seed: int) -> torch.Generator:
     """The generator that every noise draw of ``seed``'s image comes from (always on CPU)."""
     return torch.Generator("cpu").manual_seed(seed)
-
-
-def pipeline_family(pipe) -> str:
-    """How this pipeline takes precomputed text embeddings: a name of ``seedscope.families``."""
-    return family_of(pipe).name
 
 
 class PromptEmbeddings:
@@ -236,12 +230,6 @@ def render_batch(
         return tensor_to_uint8(out.images) if fast else to_uint8(out.images)
 
 
-def batches(items: Sequence, size: int) -> Iterable[Sequence]:
-    """Consecutive slices of at most ``size`` items."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def shard_items(prompts: Sequence[dict[str, Any]], seeds: Sequence[int]) -> list[Item]:
     """Every prompt x every seed, prompt-major (so a prompt's embedding is reused at once)."""
     return [Item(p["id"], p["text"], s) for p in prompts for s in seeds]
@@ -363,13 +351,13 @@ def render_shard(
     ``conditioning(batch)``, when given, returns the extra pipeline inputs of a batch (the
     inpainting study's images and masks, one per item); each image's metadata also records
     its prompt row's ``meta`` (e.g. the pair id and task).
-    Returns a summary (images, chunks rendered in this call, seconds).
+    The chunked, resumable writing is ``seedscope.render_driver.render_resumable``'s.
+    Returns a summary (images, chunks, chunks rendered in this call, seconds).
     """
     if fast:
         tune_allocator()
     items = shard_items(prompts, seeds)
     prompt_meta = {p["id"]: p.get("meta", {}) for p in prompts}
-    chunks = list(batches(items, chunk_size))
     context = run_context(pipe)
     identity = {
         "model": model,
@@ -380,49 +368,33 @@ def render_shard(
         "chunk_size": chunk_size,
         "png_compress_level": png_compress_level,
     } | context  # the same software and hardware: a partial shard from other ones starts over
-    writer = ShardWriter(shard, identity)
-    done = writer.open()
-    if done:
-        log.info("resuming %s at chunk %d of %d", shard, done, len(chunks))
-    if progress is not None:
-        progress.update(sum(len(c) for c in chunks[:done]))
     negative, guidance = spec.get("negative_prompt", ""), spec["guidance"]
     embeddings = PromptEmbeddings(pipe, negative, guidance, capacity=256 if fast else 0)
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
-        for chunk in chunks[done:]:
-            pending = []
-            for batch in batches(chunk, spec["batch_size"]):
-                extra = conditioning(batch) if conditioning is not None else None
-                pixels = render_batch(pipe, embeddings, batch, spec, extra=extra, fast=fast)
-                for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
-                    meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
-                    if conditioning is not None:
-                        meta["prompt_meta"] = prompt_meta[item.prompt_id]
-                    if fast:
-                        png = pool.submit(encode_png, image, png_compress_level)
-                    else:
-                        png = _done(encode_png(image, png_compress_level))
-                    pending.append((meta["key"], png, meta))
-                if progress is not None:
-                    progress.update(len(batch))
-            writer.write_chunk([(key, future.result(), meta) for key, future, meta in pending])
-    seconds = time.perf_counter() - start
-    summary = {
-        "images": len(items),
-        "chunks": len(chunks),
-        "chunks_rendered": len(chunks) - done,
-        "seconds": round(seconds, 3),
-    }
-    writer.finish(info=summary)
-    return summary
 
+    def render(batch: Sequence[Item]) -> np.ndarray:
+        extra = conditioning(batch) if conditioning is not None else None
+        return render_batch(pipe, embeddings, batch, spec, extra=extra, fast=fast)
 
-def _done(value):
-    """A finished future holding ``value`` (the plain path encodes in line)."""
-    future: Future = Future()
-    future.set_result(value)
-    return future
+    def describe(item: Item, batch: Sequence[Item], position: int) -> dict[str, Any]:
+        meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
+        if conditioning is not None:
+            meta["prompt_meta"] = prompt_meta[item.prompt_id]
+        return meta
+
+    return render_resumable(
+        shard,
+        identity,
+        items,
+        chunk_size,
+        spec["batch_size"],
+        render,
+        describe,
+        png_compress_level=png_compress_level,
+        encoder_threads=encoder_threads,
+        in_line=not fast,
+        progress=progress,
+        log=log,
+    )
 
 
 def check_conditioning(meta: dict[str, Any], conditioning) -> None:

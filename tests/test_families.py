@@ -7,13 +7,11 @@ import pytest
 import torch
 import yaml
 
-from seedscope.config import validate_config
 from seedscope.errors import ConfigError
 from seedscope.families import GENERIC, family_of
 from seedscope.generate import (
     Item,
     PromptEmbeddings,
-    pipeline_family,
     render_batch,
     render_shard,
     run_context,
@@ -23,6 +21,7 @@ from seedscope.models import apply_speedups, check_model_fit, load_pipeline
 from seedscope.seedbank import MODEL_KEYS, pipeline_settings
 from seedscope.seedbank import load_pipeline as load_bank_pipeline
 from seedscope.shards import ShardReader, image_key, verify
+from seedscope.validate import validate_config
 
 from conftest import REPO
 
@@ -110,7 +109,7 @@ def test_family_renders_what_plain_diffusers_renders(case, tiny, tmp_path):
     kind, family, overrides, call = CASES[case]
     spec = spec_for(kind, tiny[kind], **overrides)
     pipe = load_pipeline("m", spec, "cpu")
-    assert pipeline_family(pipe) == family  # embeddings are precomputed, not prompt strings
+    assert family_of(pipe).name == family  # embeddings are precomputed, not prompt strings
     call |= dict(num_inference_steps=2, height=64, width=64)
     shard_matches_plain_diffusers(pipe, spec, tmp_path, call)
 
@@ -119,7 +118,7 @@ def test_pixart_alpha_renders_what_plain_diffusers_renders(tiny, tmp_path):
     sigma = load_pipeline("m", spec_for("pixart", tiny["pixart"]), "cpu")
     pipe = diffusers.PixArtAlphaPipeline(**sigma.components)
     pipe.set_progress_bar_config(disable=True)
-    assert pipeline_family(pipe) == "pixart"
+    assert family_of(pipe).name == "pixart"
     spec = spec_for("pixart", tiny["pixart"], pipeline="PixArtAlphaPipeline")
     call = dict(num_inference_steps=2, guidance_scale=4.0, height=64, width=64)
     shard_matches_plain_diffusers(pipe, spec, tmp_path, call)

@@ -1,8 +1,11 @@
-"""A shard render killed by SIGKILL at random moments, again and again, ends as if never killed."""
+"""A shard render killed by SIGKILL at random moments, again and again, ends as if never killed.
 
-import contextlib
+The jobs run the render driver (``seedscope.render_driver``) with a fake renderer, so what is
+killed is the driver and the shard writer, and nothing else costs time; ``test_generate`` and
+``test_particle_shard`` check that their jobs resume through it.
+"""
+
 import json
-import os
 import random
 import signal
 import subprocess
@@ -11,35 +14,29 @@ import textwrap
 import threading
 import time
 
-import pytest
-import torch
-
-from seedscope.generate import render_shard
-from seedscope.models import load_pipeline
 from seedscope.shards import ShardReader, verify
 
-from conftest import model_spec
-
-PROMPTS = [
-    {"id": f"r-{i:05d}", "text": t}
-    for i, t in enumerate(["a red dog", "a blue cat", "an apple", "a green tree"])
-]
-SEEDS = list(range(8))
-IMAGES, CHUNK = len(PROMPTS) * len(SEEDS), 2  # 32 images in 16 chunks, one image per batch
+PROMPTS, SEEDS = 4, 8
+IMAGES, CHUNK = PROMPTS * SEEDS, 2  # 32 images in 16 chunks, one image per batch
 FLOOR = 0.05  # seconds per image at least, so that a kill's delay covers at most a few images
 
-# Loads the pipeline once (importing torch and diffusers is most of a job's start-up), then for
-# every shard path on stdin forks a job that renders it, resuming, as a generation job does.
-# It prints "pid <job>", the job prints "done <images>" after every batch (resumed images
-# first), then "exit <exit code>" (-9: killed by SIGKILL).
-SERVER = textwrap.dedent(
+# A job renders the shard argv[1], resuming, with a fake image of its own for every prompt and
+# seed; it prints "done <images>" after every batch (resumed images first).
+JOB = textwrap.dedent(
     """
-    import json, multiprocessing, sys, time, torch
-    torch.set_num_threads(1)  # before any torch work: the forked jobs inherit no thread pool
-    from seedscope.generate import render_shard
-    from seedscope.models import load_pipeline
-    spec, prompts, seeds, chunk, floor = json.loads(sys.argv[1])
-    pipe = load_pipeline("sd2", spec, "cpu")
+    import json, sys, time
+    import numpy as np
+    from seedscope.render_driver import render_resumable
+    from seedscope.shards import image_key
+    prompts, seeds, chunk, floor = json.loads(sys.argv[2])
+    items = [(f"r-{p:05d}", seed) for p in range(prompts) for seed in range(seeds)]
+
+    def render(batch):
+        return [np.random.default_rng([int(p[2:]), s]).integers(0, 256, (16, 16, 3), np.uint8)
+                for p, s in batch]
+
+    def describe(item, batch, position):
+        return {"key": image_key(*item), "prompt_id": item[0], "seed": item[1]}
 
     class Report:
         done = 0
@@ -49,64 +46,36 @@ SERVER = textwrap.dedent(
             self.done += n
             print("done", self.done, flush=True)
 
-    def render(shard):
-        render_shard(pipe, "sd2", spec, "t", prompts, seeds, shard, chunk, progress=Report())
-
-    for line in sys.stdin:
-        job = multiprocessing.get_context("fork").Process(target=render, args=(line.strip(),))
-        job.start()
-        print("pid", job.pid, flush=True)
-        job.join()
-        print("exit", job.exitcode, flush=True)
+    identity = {"job": "fake", "images": len(items)}
+    render_resumable(sys.argv[1], identity, items, chunk, 1, render, describe, progress=Report())
     """
 )
 
 
-@pytest.fixture
-def server(tiny_models, tmp_path):
-    """The job server and the spec it renders with; it and its jobs are killed at the end."""
-    spec = model_spec("sd2", tiny_models["sd2"], batch_size=1)
-    log = tmp_path / "server.log"
-    with open(log, "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, json.dumps([spec, PROMPTS, SEEDS, CHUNK, FLOOR])],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            start_new_session=True,  # its own process group, with its jobs
-        )
-    watchdog = threading.Timer(600, os.killpg, (process.pid, signal.SIGKILL))  # a hang ends
-    watchdog.start()
-    yield process, spec, log
-    watchdog.cancel()
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def run_job(server, shard, kill_at=None, delay=0.0):
+def run_job(shard, kill_at=None, delay=0.0):
     """Render ``shard`` in a job; SIGKILL it ``delay`` s after it reports ``kill_at`` images.
 
     Returns the images it found done when it started and its exit code (-9: killed).
     """
-    process, _, log = server
-    process.stdin.write(f"{shard}\n")
-    process.stdin.flush()
-    pid = resumed = None
-    for line in process.stdout:
-        word, value = line.split()
-        if word == "pid":
-            pid = int(value)
-        elif word == "done":
-            resumed = int(value) if resumed is None else resumed
-            if kill_at is not None and int(value) >= kill_at:
+    args = json.dumps([PROMPTS, SEEDS, CHUNK, FLOOR])
+    job = subprocess.Popen([sys.executable, "-c", JOB, str(shard), args], stdout=subprocess.PIPE)
+    hung = threading.Event()
+    watchdog = threading.Timer(120, lambda: (hung.set(), job.kill()))
+    watchdog.start()
+    resumed = None
+    try:
+        for line in job.stdout:
+            done = int(line.split()[1])
+            resumed = done if resumed is None else resumed
+            if kill_at is not None and done >= kill_at:
                 time.sleep(delay)
-                os.kill(pid, signal.SIGKILL)
+                job.send_signal(signal.SIGKILL)
                 kill_at = None
-        else:
-            return resumed, int(value)
-    raise AssertionError(f"the job server ended:\n{log.read_text()[-3000:]}")
+    finally:
+        watchdog.cancel()
+    code = job.wait()
+    assert not hung.is_set(), "the job hung"
+    return resumed, code
 
 
 def chunks_done(shard):
@@ -122,8 +91,7 @@ def chunks_done(shard):
     return count
 
 
-@pytest.mark.slow
-def test_three_sigkills_at_random_moments_leave_the_same_shard(server, tmp_path):
+def test_three_sigkills_at_random_moments_leave_the_same_shard(tmp_path):
     shard = tmp_path / "killed" / "s.tar"
     rng = random.Random(2405)
     chunks = 0
@@ -132,20 +100,16 @@ def test_three_sigkills_at_random_moments_leave_the_same_shard(server, tmp_path)
         # one: a job that reports a chunk's images plus one has written that chunk. The delay
         # covers 3 images at most (FLOOR), so every kill lands before image 27 of 32.
         kill_at = chunks * CHUNK + rng.choice([1, 2, 3, 4] if kill == 0 else [3, 4, 5])
-        resumed, code = run_job(server, shard, kill_at, delay=rng.uniform(0, 3 * FLOOR))
+        resumed, code = run_job(shard, kill_at, delay=rng.uniform(0, 3 * FLOOR))
         assert code == -signal.SIGKILL and not shard.exists(), "the job ended before its kill"
         assert resumed == chunks * CHUNK  # every chunk completed before the kill survived it
         assert chunks_done(shard) > chunks or kill == 0, "the kill left no new chunk"
         chunks = chunks_done(shard)
     assert 0 < chunks < IMAGES // CHUNK
-    assert run_job(server, shard) == (chunks * CHUNK, 0)
+    assert run_job(shard) == (chunks * CHUNK, 0)
 
-    _, spec, _ = server
-    torch.set_num_threads(1)  # as in the jobs
     reference = tmp_path / "reference" / "s.tar"
-    render_shard(
-        load_pipeline("sd2", spec, "cpu"), "sd2", spec, "t", PROMPTS, SEEDS, reference, CHUNK
-    )
+    assert run_job(reference) == (0, 0)
     assert verify(shard) == IMAGES
     assert shard.read_bytes() == reference.read_bytes()
     assert ShardReader(shard).entries == ShardReader(reference).entries

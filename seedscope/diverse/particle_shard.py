@@ -9,7 +9,8 @@ The shard is the project's usual one (``seedscope.shards``: WebDataset tar + man
 ``particle_guidance`` (``ParticleGuidance.as_dict()``, the coefficient included) and
 ``particles`` (its prompt's C seeds in batch order).
 
-Writing resumes as ``render_shard`` does: chunks of ``chunk_prompts`` whole prompts, each
+Writing resumes as ``render_shard``'s does, through the same driver
+(``seedscope.render_driver.render_resumable``): chunks of ``chunk_prompts`` whole prompts, each
 appended and recorded durably, so a killed job continues after its last completed chunk. The
 shard's identity is ``render_shard``'s (model and its config entry, prompt set and the digest
 of its rows, PNG level, chunking, device, dtype, threads, versions) with the digest of every
@@ -22,26 +23,17 @@ With ``coeff=0`` the images are byte for byte ``render_shard``'s with ``batch_si
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seedscope.diverse.particle import ParticleGuidance, _check_pipe, render_particles
+from seedscope.diverse.particle import ParticleGuidance, check_pipeline_supported, render_particles
 from seedscope.errors import ConfigError
 from seedscope.files import json_sha256
-from seedscope.generate import (
-    Item,
-    batches,
-    image_metadata,
-    prompts_digest,
-    run_context,
-    tune_allocator,
-)
-from seedscope.shards import ShardWriter, encode_png
+from seedscope.generate import Item, image_metadata, prompts_digest, run_context, tune_allocator
+from seedscope.render_driver import render_resumable
 
 CHUNK_PROMPTS = 16  # prompts per durable chunk: a killed job redoes at most this many
 
@@ -118,9 +110,8 @@ def render_particle_shard(
     if chunk_prompts < 1:
         raise ConfigError(f"chunk_prompts={chunk_prompts}: must be at least 1")
     count = len(next(iter(particles.values()), []))
-    _check_pipe(pipe, spec, guidance, count)
+    check_pipeline_supported(pipe, spec, guidance, count)
     tune_allocator()
-    chunks = list(batches(list(prompts), chunk_prompts))
     context = run_context(pipe)
     identity = particle_identity(
         model,
@@ -133,34 +124,31 @@ def render_particle_shard(
         png_compress_level,
         context,
     )
-    writer = ShardWriter(shard, identity)
-    done = writer.open()
-    if progress is not None:
-        progress.update(count * sum(len(c) for c in chunks[:done]))
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=encoder_threads) as pool:
-        for chunk in chunks[done:]:
-            pending = []
-            for row in chunk:
-                seeds = particles[row["id"]]
-                extra = {"particle_guidance": guidance.as_dict(), "particles": seeds}
-                batch = [Item(row["id"], row["text"], seed) for seed in seeds]
-                pixels = render_particles(pipe, row["text"], seeds, spec, guidance)
-                for position, (item, image) in enumerate(zip(batch, pixels, strict=True)):
-                    meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
-                    png = pool.submit(encode_png, image, png_compress_level)
-                    pending.append((meta["key"], png, meta | extra))
-                if progress is not None:
-                    progress.update(len(batch))
-            writer.write_chunk([(key, png.result(), meta) for key, png, meta in pending])
-    summary = {
-        "images": len(prompts) * count,
-        "chunks": len(chunks),
-        "chunks_rendered": len(chunks) - done,
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    writer.finish(info=summary)
-    return summary
+    # Prompt-major, each prompt's C particles in batch order: with batches of C and chunks of
+    # chunk_prompts x C items, every batch is one prompt's particles and every chunk whole prompts.
+    items = [Item(p["id"], p["text"], seed) for p in prompts for seed in particles[p["id"]]]
+
+    def render(batch: Sequence[Item]) -> np.ndarray:
+        first = batch[0]
+        return render_particles(pipe, first.prompt, particles[first.prompt_id], spec, guidance)
+
+    def describe(item: Item, batch: Sequence[Item], position: int) -> dict[str, Any]:
+        meta = image_metadata(model, spec, prompt_set, item, batch, position, context)
+        extra = {"particle_guidance": guidance.as_dict(), "particles": particles[item.prompt_id]}
+        return meta | extra
+
+    return render_resumable(
+        shard,
+        identity,
+        items,
+        chunk_prompts * count,
+        count,
+        render,
+        describe,
+        png_compress_level=png_compress_level,
+        encoder_threads=encoder_threads,
+        progress=progress,
+    )
 
 
 def guidance_of(meta: dict[str, Any]) -> ParticleGuidance:
