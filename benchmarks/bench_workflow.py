@@ -1,7 +1,7 @@
 """How long the demo and a dry run of the paper take, against their targets.
 
 The demo (README's first command) should finish in 12 minutes on 2 CPU cores, and a dry run of
-the paper config (about 8,000 jobs) in a minute. This runs both in a fresh folder and prints the
+the paper config (about 3,100 jobs) in a minute. This runs both in a fresh folder and prints the
 wall times and each stage's job count and summed job time (from Snakemake's benchmark files, by
 their top folder): the demo's jobs each take seconds, mostly start-up, so their number matters
 as much as their work.

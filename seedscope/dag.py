@@ -1,8 +1,9 @@
 """The workflow's DAG, described once: which jobs a config schedules and where their files lie.
 
 The rules (``rules/*.smk``) take their inputs, outputs and targets from this module, and
-``seedscope plan`` counts its jobs from the same lists, so the plan and ``snakemake -n`` cannot
-disagree. Pure Python over a validated config: no Snakemake, no torch.
+``seedscope plan`` counts its jobs, and adds up the images each job renders, extracts or reads
+(``Dag.images``), from the same lists, so the plan and ``snakemake -n`` cannot disagree. Pure
+Python over a validated config: no Snakemake, no torch.
 
 Paths are written once, in ``PATHS``, relative to the run folder and with the rules' wildcard
 names: ``Dag.pattern`` gives a rule its output pattern, ``Dag.path`` fills it for one job.
@@ -10,19 +11,28 @@ names: ``Dag.pattern`` gives a rule its output pattern, ``Dag.path`` fills it fo
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
-from seedscope.appearance import inpaint_sets, inpainting_models, layout_models, style_models
-from seedscope.config import (
-    block_name,
+from seedscope.config import run_dir
+from seedscope.diverse.settings import coeff_name, pg_coeffs, pg_models
+from seedscope.diverse.split import layout_split, style_evaluation
+from seedscope.prompts.synthetic import make_synthetic_prompts
+from seedscope.shards import BLOCK, block_name
+from seedscope.study import (
     classifier_models,
+    diverse_models,
+    inpaint_sets,
+    inpainting_models,
+    layout_models,
     model_prompt_sets,
+    prompt_set_sizes,
     quality_models,
     quality_sets,
-    run_dir,
     seed_blocks,
+    seed_range,
+    style_models,
 )
-from seedscope.diverse.settings import coeff_name, diverse_models, pg_coeffs, pg_models
 
 # the feature extractor behind each per-seed metric (FID and KID read Inception features)
 EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
@@ -31,8 +41,17 @@ GENERALISATION_FIGURE = {"fid": "6", "hps": "7"}
 # Table 2's held-out measures, read on every image of the evaluation prompts: the quality
 # column (HPS) and the image embedding no seed selection uses (DINO)
 EVALUATION_EXTRACTORS = ("hps", "dino")
+# The rules whose jobs render images, extract features from them, or read them (captioning):
+# ``Dag.image_jobs`` lists a rule's jobs and ``Dag.images`` counts each job's images.
+IMAGE_RULES = (
+    "generate",
+    "particle_guidance",
+    "extract_features",
+    "extract_evaluation_features",
+    "extract_particle_features",
+    "coco_captions",
+)
 
-BLOCK = "seeds-{first}-{last}"
 PATHS = {
     "prompts": "prompts/{set}.jsonl",
     "shard": f"images/{{model}}/{{set}}/{BLOCK}.tar",
@@ -104,8 +123,7 @@ class Dag:
 
     def seeds(self) -> list[int]:
         """Every studied seed, ascending (the seed classifier's labels index this list)."""
-        first, count = self.config["seeds"]["first"], self.config["seeds"]["count"]
-        return list(range(first, first + count))
+        return list(seed_range(self.config))
 
     # -- models, prompts, generation -----------------------------------------------------
     def tiny_model_folders(self) -> list[str]:
@@ -201,6 +219,16 @@ class Dag:
             for prompt_set in self.extractor_sets()[extractor]
             for block in self.blocks
         ]
+
+    def feature_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every ``extract_features`` job: the Inception and HPS table of each
+        per-seed block, then the style and layout jobs, then OCR."""
+        quality = [
+            {"extractor": EXTRACTOR_OF[job["metric"]]}
+            | {k: v for k, v in job.items() if k != "metric"}
+            for job in self.perseed_block_jobs()
+        ]
+        return quality + self.appearance_jobs() + self.ocr_jobs()
 
     def perseed_blocks(self, metric: str, model: str, prompt_set: str) -> list[str]:
         """Every seed block's per-seed statistics of one (metric, model, prompt set)."""
@@ -436,6 +464,75 @@ class Dag:
             self.path(n, model=m) for m in models for n in ("diverse_seeds", "fig11")
         ]
 
+    # -- images per job ----------------------------------------------------------------------
+    @cached_property
+    def set_sizes(self) -> dict[str, int]:
+        """prompt set -> its number of prompts."""
+        return prompt_set_sizes(self.config)
+
+    def image_jobs(self, rule: str) -> list[dict[str, str]]:
+        """The wildcards of every job of ``rule``, one of ``IMAGE_RULES``."""
+        if rule == "coco_captions":
+            return [{}] if self.coco_source() else []
+        return {
+            "generate": self.generation_jobs,
+            "particle_guidance": self.particle_jobs,
+            "extract_features": self.feature_jobs,
+            "extract_evaluation_features": self.evaluation_feature_jobs,
+            "extract_particle_features": self.particle_feature_jobs,
+        }[rule]()
+
+    def images(self, rule: str, job: dict[str, str]) -> int:
+        """The images that one job of ``rule`` (its wildcards ``job``) renders (generate,
+        particle_guidance), extracts features from (the extract rules) or reads (coco_captions:
+        the COCO images it captions, none from a captions file)."""
+        if rule == "coco_captions":
+            coco = self.config["coco"]
+            return 0 if coco["captions_file"] else coco["n_images"]
+        if rule in ("particle_guidance", "extract_particle_features"):
+            return self.config["diverse"]["c"] * self.evaluation_prompts[job["set"]]
+        seeds = int(job["last"]) - int(job["first"]) + 1
+        return seeds * self.job_prompts(rule, job)
+
+    def job_prompts(self, rule: str, job: dict[str, str]) -> int:
+        """The prompts of its set whose images one seed-block job renders or reads: all of
+        them, but a style job reads a sample (``style.prompts`` on the style stage's sets, the
+        style evaluation sample on ``diverse.style_set``) and an evaluation job the evaluation
+        prompts."""
+        prompt_set = job["set"]
+        if rule == "extract_evaluation_features":
+            return self.evaluation_prompts[prompt_set]
+        if rule == "extract_features" and job["extractor"] == "style":
+            style = self.config["style"]
+            if prompt_set in style["prompt_sets"]:
+                return style["prompts"]
+            return self.style_evaluation_prompts(prompt_set)
+        return self.set_sizes[prompt_set]
+
+    def style_evaluation_prompts(self, prompt_set: str) -> int:
+        """The size of ``seedscope.diverse.split.style_evaluation``'s sample of ``prompt_set``."""
+        ids = [str(i) for i in range(self.set_sizes[prompt_set])]
+        diverse = self.config["diverse"]
+        return len(style_evaluation(ids, diverse["style_prompts"], diverse["seed"]))
+
+    @cached_property
+    def evaluation_prompts(self) -> dict[str, int]:
+        """prompt set -> its number of evaluation prompts, chosen as ``evaluation_ids``
+        (``seedscope.diverse.split``) chooses them: the evaluation half of ``layout_split`` on
+        the layout set's (object, modifier) grid, built as the prompt_set rule builds it; the
+        style evaluation sample on the other set."""
+        name = self.config["layout"]["prompt_set"]
+        spec = self.config["prompt_sets"][name]
+        # a set that is not synthetic names no objects: layout_split refuses it, as the run would
+        rows = [{"id": name}]
+        if spec["kind"] == "synthetic":
+            rows = make_synthetic_prompts(
+                name, spec["objects"], spec["modifiers"], spec["template"]
+            )
+        layout = {name: len(layout_split(rows, self.config["diverse"]["split_seed"])[1])}
+        others = [s for s in self.evaluation_sets().values() if s != name]
+        return {s: self.style_evaluation_prompts(s) for s in others} | layout
+
     # -- targets and counts -----------------------------------------------------------------
     def quality_outputs(self) -> list[str]:
         """Every per-seed table, figure, Table 1 and seed bank of the run."""
@@ -499,9 +596,7 @@ class Dag:
             "evaluate_classifier": classifiers,
             "gradcam_classifier": classifiers,
             "tiny_extractor": sum(features[e]["weights"] == "tiny" for e in extractors),
-            "extract_features": len(self.perseed_block_jobs())
-            + len(self.appearance_jobs())
-            + len(self.ocr_jobs()),
+            "extract_features": len(self.feature_jobs()),
             "reference_features": len(self.extractor_sets()["inception"]),
             "perseed_block": len(self.perseed_block_jobs()),
             "perseed_table": sum(len(self.perseed_tables(m)) for m in models),

@@ -1,10 +1,12 @@
 """``seedscope plan``: what a config will cost before it runs.
 
-Counts the jobs of every rule the DAG will schedule (the same counts as ``snakemake -n`` on a
-fresh results folder), the images, the bytes on disk, and GPU-hours per stage. GPU time per
-image comes from a calibration file written by ``benchmarks/bench_generation.py`` on a GPU
-when one matches the model's resolution and steps; otherwise it is estimated from the
-architectures' FLOPs at an assumed model-FLOP utilisation, and the plan says so.
+Adds up the jobs of every rule the DAG will schedule (the same counts as ``snakemake -n`` on a
+fresh results folder) and the images each job renders, extracts or reads (``Dag.images``: the
+counts are the DAG's, never recomputed here), and prices them: bytes on disk and GPU-hours
+per stage. GPU time per image comes from a calibration file written by
+``benchmarks/bench_generation.py`` on a GPU when one matches the model's resolution and steps;
+otherwise it is estimated from the architectures' FLOPs at an assumed model-FLOP utilisation,
+and the plan says so.
 """
 
 from __future__ import annotations
@@ -13,16 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from seedscope.appearance import inpaint_sets, inpainting_models, layout_models, style_models
-from seedscope.config import (
-    classifier_models,
-    model_prompt_sets,
-    prompt_set_sizes,
-    quality_models,
-    quality_sets,
-)
 from seedscope.dag import Dag
-from seedscope.diverse.settings import diverse_models, pg_coeffs, pg_models
+from seedscope.study import classifier_models, prompt_set_sizes
 from seedscope.style.measures import MEASURES
 
 # FLOPs per UNet forward at 512 px, batch 1, and of one SD-VAE decode at 512 px, counted with
@@ -82,82 +76,50 @@ EXTRACTOR_TFLOP = {
 }
 # OCR (RapidOCR's PP-OCRv6 ONNX models on onnxruntime's CPU build) costs CPU time, not GPU time:
 # about 0.7 CPU-seconds per image without text and 1.0 with, at any image size (its detector
-# scales every image to 736 px), measured on this project's 2-core development machine.
+# scales every image to 736 px), measured on 2 CPU cores.
 OCR_CPU_SECONDS = 1.0
 
 
-def job_counts(config: dict[str, Any]) -> dict[str, int]:
-    """Jobs per rule for a fresh run of ``config`` (what ``snakemake -n`` lists): the job
-    lists of ``seedscope.dag``, which the rules take their inputs from."""
-    return Dag(config).job_counts()
+def images_by(dag: Dag, rule: str, key: str) -> dict[str, int]:
+    """The images of ``rule``'s jobs (``Dag.images``) added up by their wildcard ``key``."""
+    totals: dict[str, int] = {}
+    for job in dag.image_jobs(rule):
+        totals[job[key]] = totals.get(job[key], 0) + dag.images(rule, job)
+    return totals
 
 
-def evaluation_sizes(config: dict[str, Any]) -> dict[str, int]:
-    """Table 2's evaluation prompts per group: the style sample, and the synthetic set's
-    evaluation half (halved per object, an odd count favouring analysis)."""
-    sizes = prompt_set_sizes(config)
-    style_set, layout_set = config["diverse"]["style_set"], config["layout"]["prompt_set"]
-    spec = config["prompt_sets"].get(layout_set, {})
-    if spec.get("kind") == "synthetic":
-        layout = len(spec["objects"]) * (len(spec["modifiers"]) // 2)
-    else:
-        layout = sizes.get(layout_set, 0) // 2
-    style = min(
-        config["diverse"]["style_prompts"] or sizes.get(style_set, 0), sizes.get(style_set, 0)
-    )
-    return {"style": style, "layout": layout}
-
-
-def diverse_images(config: dict[str, Any]) -> dict[str, int]:
-    """Images the diverse-seed stage renders and reads: Particle Guidance images (C per
-    evaluation prompt, per coefficient and the control, per model it renders) and, per
-    extractor, the evaluation images of every seed plus the Particle Guidance images."""
-    if not diverse_models(config):
-        return {"particle": 0, "style": 0, "layout": 0, "hps": 0, "dino": 0}
-    seeds, sizes = config["seeds"]["count"], evaluation_sizes(config)
-    compared, rendered = len(diverse_models(config)), len(pg_models(config))
-    per_prompt = config["diverse"]["c"] * len(pg_coeffs(config)) * rendered
-    both = sizes["style"] + sizes["layout"]
+def counted_images(dag: Dag) -> dict[str, Any]:
+    """The images of the DAG's jobs added up: rendered per model, rendered by Particle
+    Guidance per model, extracted per extractor from the seeds' shards (``features``) and from
+    the Particle Guidance shards (``particle_features``), read by OCR, and captioned."""
+    extracted = images_by(dag, "extract_features", "extractor")
+    for name, n in images_by(dag, "extract_evaluation_features", "extractor").items():
+        extracted[name] = extracted.get(name, 0) + n
+    ocr = extracted.pop("ocr", 0)
+    features = dict.fromkeys(EXTRACTOR_TFLOP, 0) | extracted
+    particle = images_by(dag, "extract_particle_features", "extractor")
     return {
-        "particle": per_prompt * both,
-        "style": compared * seeds * sizes["style"] + per_prompt * sizes["style"],
-        "layout": per_prompt * sizes["layout"],  # the pool's layout tables are the stage's
-        "hps": (compared * seeds + per_prompt) * both,
-        "dino": (compared * seeds + per_prompt) * both,
+        "rendered": images_by(dag, "generate", "model"),
+        "particle": images_by(dag, "particle_guidance", "model"),
+        "features": features,
+        "particle_features": dict.fromkeys(features, 0) | particle,
+        "ocr": ocr,
+        "captioned": sum(dag.images("coco_captions", j) for j in dag.image_jobs("coco_captions")),
     }
 
 
-def feature_cost(config: dict[str, Any]) -> dict[str, float]:
-    """Images read, feature-table bytes and extraction GPU-hours (FLOP estimate) per extractor:
-    the quality stage's Inception and HPS, the style and the layout stage's, and the diverse
-    stage's evaluation and Particle Guidance images."""
-    sizes = prompt_set_sizes(config)
-    seeds = config["seeds"]["count"]
-    models = quality_models(config)
+def feature_cost(config: dict[str, Any], counted: dict[str, Any]) -> dict[str, Any]:
+    """Feature-table bytes and extraction GPU-hours (FLOP estimate) per extractor of the
+    ``counted_images``, and OCR's CPU-hours."""
     images = {
-        name: len(models) * seeds * sum(sizes[s] for s in names)
-        for name, names in quality_sets(config).items()
+        n: counted["features"][n] + counted["particle_features"][n] for n in counted["features"]
     }
-    style = config["style"]
-    images["style"] = (
-        len(style_models(config)) * seeds * style["prompts"] * len(style["prompt_sets"])
-    )
-    ocr_images = sum(
-        seeds * sizes[s] for m in inpainting_models(config) for s in inpaint_sets(config, m)
-    )
-    layout = layout_models(config)
-    images["layout"] = len(layout) * seeds * sizes[config["layout"]["prompt_set"]] if layout else 0
-    diverse = diverse_images(config)
-    for name in ("style", "layout", "hps", "dino"):
-        images[name] = images.get(name, 0) + diverse[name]
     row_bytes = FEATURE_BYTES | {
         "style": (len(MEASURES) + config["features"]["style"]["dim"]) * 4 + 80
     }
     return {
-        "images": images,
-        "bytes": sum(images[n] * row_bytes[n] for n in images) + ocr_images * (3 * 4 + 80),
-        "ocr_images": ocr_images,
-        "ocr_cpu_hours": ocr_images * OCR_CPU_SECONDS / 3600,
+        "bytes": sum(images[n] * row_bytes[n] for n in images) + counted["ocr"] * (3 * 4 + 80),
+        "ocr_cpu_hours": counted["ocr"] * OCR_CPU_SECONDS / 3600,
         "gpu_hours_by_extractor": {
             n: images[n] * EXTRACTOR_TFLOP[n] / (PEAK_TFLOPS * ASSUMED_MFU) / 3600 for n in images
         },
@@ -238,30 +200,15 @@ def classifier_cost(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def particle_cost(config: dict[str, Any], models: dict[str, Any]) -> dict[str, float]:
-    """Images and GPU-hours of the Particle Guidance shards: C particles per evaluation prompt
-    (style sample and the synthetic set's evaluation half), per coefficient and the control,
-    per model it renders, at the model's cost per image (the kernel on latents adds no network
-    pass)."""
-    sizes = evaluation_sizes(config)
-    per_model = config["diverse"]["c"] * len(pg_coeffs(config)) * (sizes["style"] + sizes["layout"])
-    chosen = pg_models(config)
-    return {
-        "images": per_model * len(chosen),
-        "gpu_hours": sum(
-            per_model * models[m]["seconds_per_image"] / 3600 for m in chosen if m in models
-        ),
-    }
-
-
 def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[str, Any]:
-    """Jobs, images, bytes and GPU-hours of a validated config."""
+    """Jobs, images, bytes and GPU-hours of a validated config: the jobs and their images
+    are the DAG's (``seedscope.dag``), priced here per image."""
     calibration = calibration or {}
-    sizes = prompt_set_sizes(config)
-    seeds = config["seeds"]["count"]
+    dag = Dag(config)
+    counted = counted_images(dag)
     models = {}
     for model, spec in config["models"].items():
-        images = sum(sizes[s] for s in model_prompt_sets(config, model)) * seeds
+        images = counted["rendered"].get(model, 0)
         seconds, source = seconds_per_image(model, spec, calibration)
         pixels = spec["resolution"] ** 2
         models[model] = {
@@ -271,31 +218,36 @@ def make_plan(config: dict[str, Any], calibration: dict | None = None) -> dict[s
             "seconds_per_image": seconds,
             "cost_source": source,
         }
-    features = feature_cost(config)
-    particle = particle_cost(config, models)
-    jobs = job_counts(config)
-    captions = config["coco"]["n_images"] if jobs.get("coco_captions") else 0
-    caption_hours = captions * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
+    features = feature_cost(config, counted)
+    # the Particle Guidance kernel acts on latents: an image costs what the model's does
+    particle_hours = sum(
+        n * models[m]["seconds_per_image"] / 3600 for m, n in counted["particle"].items()
+    )
+    caption_hours = counted["captioned"] * CAPTION_TFLOP / (PEAK_TFLOPS * ASSUMED_MFU) / 3600
     return {
         "run": config["run"],
-        "jobs": jobs,
-        "prompt_sets": sizes,
-        "seeds": seeds,
+        "jobs": dag.job_counts(),
+        "prompt_sets": prompt_set_sizes(config),
+        "seeds": config["seeds"]["count"],
         "models": models,
         "totals": {
             "images": sum(m["images"] for m in models.values()),
             "shard_bytes": sum(m["shard_bytes"] for m in models.values()),
             "feature_bytes": features["bytes"],
-            "feature_images": features["images"],
-            "ocr_images": features["ocr_images"],
+            "feature_images": {
+                n: shards + counted["particle_features"][n]
+                for n, shards in counted["features"].items()
+            },
+            "particle_feature_images": counted["particle_features"],
+            "ocr_images": counted["ocr"],
             "ocr_cpu_hours": features["ocr_cpu_hours"],
-            "particle_images": particle["images"],
+            "particle_images": sum(counted["particle"].values()),
             "gpu_hours": {
                 "captioning": caption_hours,
                 "classifier": classifier_cost(config)["hours_per_model"]
                 * len(classifier_models(config)),
                 "generation": sum(m["generation_gpu_hours"] for m in models.values()),
-                "particle_guidance": particle["gpu_hours"],
+                "particle_guidance": particle_hours,
                 "features": sum(features["gpu_hours_by_extractor"].values()),
                 "features_by_extractor": features["gpu_hours_by_extractor"],
             },
@@ -309,6 +261,11 @@ def _size(n: float) -> str:
             return f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} EB"
+
+
+def _extractor_images(name: str, images: int, particle: int) -> str:
+    pg = f" + {particle:,} Particle Guidance images" if particle else ""
+    return f"{name} {images - particle:,} images{pg}"
 
 
 def format_plan(plan: dict[str, Any]) -> str:
@@ -338,7 +295,8 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"features {hours['features']:,.1f}, seed classifier {hours['classifier']:,.1f}",
         "features per extractor: "
         + ", ".join(
-            f"{name} {t['feature_images'][name]:,} images {h:,.1f} GPU-h"
+            _extractor_images(name, t["feature_images"][name], t["particle_feature_images"][name])
+            + f" {h:,.1f} GPU-h"
             for name, h in hours["features_by_extractor"].items()
         ),
         f"OCR of inpaintings: {t['ocr_images']:,} images, about {t['ocr_cpu_hours']:,.0f} "

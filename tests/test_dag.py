@@ -7,11 +7,12 @@ Whether Snakemake schedules exactly these jobs is checked by the dry runs in tes
 import copy
 import re
 import string
+from collections import Counter
 
 import pytest
 
-from seedscope.config import load_config, validate_config
 from seedscope.dag import EXTRACTOR_OF, PATHS, Dag, block_bounds
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO
 
@@ -76,8 +77,18 @@ def test_each_per_seed_block_reads_one_feature_table_of_its_metrics_extractor(pa
     dag = Dag(paper)
     jobs = dag.perseed_block_jobs()
     tables = {dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j) for j in jobs}
-    extraction = dag.job_counts()["extract_features"]
-    assert len(tables) == len(jobs) == extraction - len(dag.appearance_jobs()) - len(dag.ocr_jobs())
+    assert len(tables) == len(jobs) == 64 * 2 * (2 + 3)  # blocks x models x (FID + HPS sets)
+    # and every one of those tables is an extraction job, besides style, layout and OCR
+    extraction = Counter(j["extractor"] for j in dag.feature_jobs())
+    assert extraction == {
+        "inception": 64 * 2 * 2,
+        "hps": 64 * 2 * 3,
+        "style": 64 * 2 * 2,  # the analysis set coco1 and the evaluation set coco2
+        "layout": 64 * 2,
+        "ocr": 64 * 2,  # sd2-inpaint's two tasks
+    }
+    assert dag.job_counts()["extract_features"] == 64 * 18
+    assert tables <= {dag.path("features", **j) for j in dag.feature_jobs()}
     # FID on the COCO sets only; HPS also on PartiPrompts (Table 1's HPS rows)
     assert {(j["metric"], j["set"]) for j in jobs} == {
         ("fid", "coco1"),
@@ -115,8 +126,8 @@ def test_disabled_stages_leave_no_jobs_and_no_targets(paper):
     counts = no_quality.job_counts()
     assert not {"perseed_block", "table1"} & set(counts)
     assert counts["seedbank"] == len(no_quality.inpainting_models())  # text statistics only
-    others = len(no_quality.appearance_jobs()) + len(no_quality.ocr_jobs())  # style, layout, OCR
-    assert counts["extract_features"] == others
+    # style on coco1 and coco2, and layout, of both models; OCR of both inpainting tasks
+    assert counts["extract_features"] == 64 * 2 * 3 + 64 * 2
     neither = Dag(
         changed(
             paper,
@@ -146,3 +157,53 @@ def test_targets_are_unique_and_every_count_is_a_rule_of_the_workflow(paper):
         assert all(
             t.startswith(dag.run) or not t.startswith(config["results_dir"]) for t in targets
         )
+
+
+def test_each_job_knows_the_images_it_renders_extracts_or_reads(paper):
+    dag = Dag(paper)
+    block = {"model": "sd2", "first": "0016", "last": "0031"}  # 16 seeds
+
+    def features(rule, extractor, prompt_set):
+        return dag.images(rule, {"extractor": extractor, "set": prompt_set} | block)
+
+    assert dag.images("generate", {"set": "parti"} | block) == 16 * 1632
+    assert dag.images("generate", {"set": "removal"} | block | {"model": "sd2-inpaint"}) == 16 * 500
+    assert features("extract_features", "inception", "coco1") == 16 * 10000
+    assert features("extract_features", "ocr", "completion") == 16 * 500
+    assert features("extract_features", "style", "coco1") == 16 * 100  # the analysis sample
+    assert features("extract_features", "style", "coco2") == 16 * 500  # the evaluation sample
+    assert features("extract_features", "layout", "synthetic") == 16 * 880
+    assert features("extract_evaluation_features", "dino", "coco2") == 16 * 500
+    # the evaluation half of the synthetic set: 11 of each object's 22 modifiers, 40 objects
+    assert features("extract_evaluation_features", "hps", "synthetic") == 16 * 440
+    particle = {"model": "sdxl-turbo", "set": "synthetic", "coeff": "30"}
+    assert dag.images("particle_guidance", particle) == 4 * 440  # C = 4 particles per prompt
+    particle |= {"extractor": "style", "set": "coco2"}
+    assert dag.images("extract_particle_features", particle) == 4 * 500
+    # 21 modifiers: each object's odd one goes to the analysis side, 10 to the evaluation side
+    odd = Dag(changed(paper, lambda c: c["prompt_sets"]["synthetic"]["modifiers"].pop()))
+    assert odd.evaluation_prompts == {"coco2": 500, "synthetic": 40 * 10}
+    fewer = Dag(changed(paper, lambda c: c["diverse"].update(style_prompts=300)))
+    assert (
+        fewer.images("extract_evaluation_features", {"extractor": "hps", "set": "coco2"} | block)
+        == 16 * 300
+    )
+
+
+def test_captioning_reads_the_coco_images_unless_captions_are_given(paper):
+    def captioned(config):
+        dag = Dag(config)
+        return [dag.images("coco_captions", job) for job in dag.image_jobs("coco_captions")]
+
+    assert captioned(paper) == [20000]  # coco.n_images, in one job
+    given = changed(paper, lambda c: c["coco"].update(captions_file="captions.jsonl"))
+    assert captioned(given) == [0]  # the job copies the file
+
+    def parti_only(config):
+        for model in ("sd2", "sdxl-turbo"):
+            config["models"][model]["prompt_sets"] = ["parti"]
+        for stage in ("quality", "style", "layout", "diverse", "classifier"):
+            config[stage]["enabled"] = False
+
+    no_coco = changed(paper, parti_only)
+    assert captioned(no_coco) == []

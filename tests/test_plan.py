@@ -1,13 +1,19 @@
-"""``seedscope plan``: counts from the config, costs from a calibration when one matches."""
+"""``seedscope plan``: the DAG's jobs and images (checked against a dry run), costs from a
+calibration when one matches."""
 
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 
-from seedscope.config import load_config
-from seedscope.plan import make_plan, prompt_set_sizes
+import pytest
 
-from conftest import REPO
+from seedscope.plan import format_plan, make_plan
+from seedscope.study import prompt_set_sizes
+from seedscope.validate import load_config
+
+from conftest import DEMO, REPO, snakemake
 
 
 def test_prompt_set_sizes_of_the_paper():
@@ -103,3 +109,101 @@ def test_transformer_models_are_priced_from_their_counted_flops():
     two = seconds_per_image("m", sd3, {})[0] - seconds_per_image("m", sd3 | {"steps": 27}, {})[0]
     one = seconds_per_image("m", flux, {})[0] - seconds_per_image("m", flux | {"steps": 27}, {})[0]
     assert abs(two / one - 2 * 31.121 / 74.385) < 1e-6
+
+
+# What each job's output path says about it, read here from the paths themselves: a
+# generation or extraction job covers one seed block of one prompt set, a Particle Guidance job
+# one coefficient of one set.
+BLOCK = r"(?P<model>[^/]+)/(?P<set>[^/]+)/seeds-(?P<first>\d+)-(?P<last>\d+)"
+PARTICLES = r"(?P<model>[^/]+)/(?P<set>[^/]+)/coeff-(?P<coeff>[^/]+)"
+OUTPUTS = {
+    "generate": rf"/images/{BLOCK}\.tar",
+    "extract_features": rf"/features/(?P<extractor>[^/]+)/{BLOCK}\.npz",
+    "extract_evaluation_features": rf"/diverse/features/(?P<extractor>[^/]+)/{BLOCK}\.npz",
+    "particle_guidance": rf"/particle/{PARTICLES}\.tar",
+    "extract_particle_features": rf"/particle/features/(?P<extractor>[^/]+)/{PARTICLES}\.npz",
+}
+# The prompts a job reads of its set, by hand from the configs: every prompt (the paper's sizes
+# are test_prompt_set_sizes_of_the_paper's), but a style job reads the analysis sample
+# (style.prompts) on coco1 and the evaluation sample (diverse.style_prompts) on coco2, and the
+# evaluation prompts are that sample and half the synthetic set (half of each object's
+# modifiers: 40 x 11 in the paper, 2 x 1 in the demo); Particle Guidance renders C = 4 particles
+# of each evaluation prompt.
+PROMPTS = {
+    "paper": {
+        "sets": {"coco1": 10000, "coco2": 10000, "parti": 1632, "synthetic": 880}
+        | {"removal": 500, "completion": 500},
+        "style": {"coco1": 100, "coco2": 500},
+        "evaluation": {"coco2": 500, "synthetic": 440},
+        "particles": 4,
+    },
+    "demo": {
+        "sets": {
+            "coco1": 12,
+            "coco2": 12,
+            "parti": 4,
+            "synthetic": 4,
+            "removal": 2,
+            "completion": 2,
+        },
+        "style": {"coco1": 12, "coco2": 6},
+        "evaluation": {"coco2": 6, "synthetic": 2},
+        "particles": 4,
+    },
+}
+
+
+def job_images(rule: str, job: dict[str, str], prompts: dict) -> int:
+    """The images one job of the dry run renders or reads, from its wildcards."""
+    if "coeff" in job:
+        return prompts["particles"] * prompts["evaluation"][job["set"]]
+    if rule == "extract_evaluation_features":
+        per_seed = prompts["evaluation"][job["set"]]
+    elif job.get("extractor") == "style":
+        per_seed = prompts["style"][job["set"]]
+    else:
+        per_seed = prompts["sets"][job["set"]]
+    return (int(job["last"]) - int(job["first"]) + 1) * per_seed
+
+
+def dry_run_images(summary: str, prompts: dict) -> tuple[Counter, Counter]:
+    """From ``snakemake --summary`` (output file, rule, ... per line): the images per (rule,
+    model or extractor) and the jobs per rule of the rules that render or extract images."""
+    images, jobs = Counter(), Counter()
+    for line in summary.splitlines():
+        path, _, rule, *_ = line.split("\t") + ["", "", ""]
+        match = re.search(OUTPUTS[rule] + "$", path) if rule in OUTPUTS else None
+        if match:
+            job = match.groupdict()
+            images[rule, job.get("extractor", job["model"])] += job_images(rule, job, prompts)
+            jobs[rule] += 1
+    return images, jobs
+
+
+@pytest.mark.parametrize("name", ["paper", "demo"])
+def test_plan_adds_up_the_images_of_the_dry_runs_jobs(name, tmp_path):
+    config = REPO / "config.yaml" if name == "paper" else DEMO
+    plan = make_plan(load_config(config))
+    # --summary builds the DAG without scheduling it: one line per output file, with its rule
+    summary = snakemake("--summary", "--configfile", str(config), cwd=tmp_path).stdout
+    images, jobs = dry_run_images(summary, PROMPTS[name])
+    assert jobs == {rule: plan["jobs"][rule] for rule in OUTPUTS}  # every job was read
+    rendered = {model: m["images"] for model, m in plan["models"].items()}
+    assert rendered == {m: images["generate", m] for m in rendered}
+    pg = sum(n for (rule, _), n in images.items() if rule == "particle_guidance")
+    assert plan["totals"]["particle_images"] == pg
+    totals = plan["totals"]
+    extractors = {e for rule, e in images if rule.startswith("extract")} - {"ocr"}
+    assert extractors == {"inception", "hps", "style", "layout", "dino"}
+    for e in extractors:
+        shards = images["extract_features", e] + images["extract_evaluation_features", e]
+        particle = images["extract_particle_features", e]
+        assert (totals["feature_images"][e], totals["particle_feature_images"][e]) == (
+            shards + particle,
+            particle,
+        ), e
+    assert totals["ocr_images"] == images["extract_features", "ocr"]
+    if name == "paper":
+        # 2 models x 1,024 seeds x (100 analysis + 500 evaluation prompts), and C = 4 particles
+        # x 6 coefficients (the control too) x 500 prompts x 2 models
+        assert "style 1,228,800 images + 24,000 Particle Guidance images" in format_plan(plan)
