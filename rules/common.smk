@@ -1,8 +1,10 @@
 from pathlib import Path
 
-from seedscope.config import canonical, captioner_path, validate_config
+from seedscope.config import canonical, captioner_path
+from seedscope.validate import validate_config
 from seedscope.dag import Dag
 from seedscope.plan import classifier_cost
+from seedscope.shards import BLOCK
 
 # Jobs on a cluster start Snakemake again: the main process has already checked the config
 # against timm and diffusers (the classifier backbone, each model's scheduler and speed-ups).

@@ -1,7 +1,8 @@
-# Input functions of the feature, per-seed quality, style, layout and inpainting rules
-# (rules/features.smk, quality.smk, style.smk, layout.smk, inpainting.smk); their job lists and
-# paths are seedscope/dag.py's.
-from seedscope.appearance import inpaint_sets
+# Input functions and parameters of the analysis stages, the rules that read image shards: feature
+# extraction, per-seed quality, style, layout, inpainting and diverse seeds (rules/features.smk,
+# quality.smk, style.smk, layout.smk, inpainting.smk, diverse.smk); their job lists and paths are
+# seedscope/dag.py's.
+from seedscope.study import inpaint_sets
 from seedscope.diverse.settings import (
     coeff_name,
     fig11_coeff,

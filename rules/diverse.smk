@@ -62,9 +62,9 @@ rule extract_evaluation_features:
     output:
         table=JOBS.pattern("evaluation_features"),
     log:
-        f"{RUN}/logs/diverse/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+        f"{RUN}/logs/diverse/features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.log",
     benchmark:
-        f"{RUN}/benchmarks/diverse/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+        f"{RUN}/benchmarks/diverse/features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.tsv"
     conda:
         "../envs/features.yaml"
     threads: config["threads"]

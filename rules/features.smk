@@ -28,9 +28,9 @@ rule extract_features:
     output:
         table=JOBS.pattern("features"),
     log:
-        f"{RUN}/logs/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+        f"{RUN}/logs/features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.log",
     benchmark:
-        f"{RUN}/benchmarks/features/{{extractor}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+        f"{RUN}/benchmarks/features/{{extractor}}/{{model}}/{{set}}/{BLOCK}.tsv"
     conda:
         "../envs/features.yaml"
     threads: config["threads"]

@@ -7,7 +7,7 @@ rule generate:
         shard=JOBS.pattern("shard"),
         manifest=JOBS.pattern("manifest"),
     log:
-        f"{RUN}/logs/generate/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+        f"{RUN}/logs/generate/{{model}}/{{set}}/{BLOCK}.log",
     benchmark:
         JOBS.pattern("generate_benchmark")
     conda:

@@ -6,9 +6,9 @@ rule perseed_block:
     output:
         JOBS.pattern("perseed_block"),
     log:
-        f"{RUN}/logs/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.log",
+        f"{RUN}/logs/quality/{{metric}}/{{model}}/{{set}}/{BLOCK}.log",
     benchmark:
-        f"{RUN}/benchmarks/quality/{{metric}}/{{model}}/{{set}}/seeds-{{first}}-{{last}}.tsv"
+        f"{RUN}/benchmarks/quality/{{metric}}/{{model}}/{{set}}/{BLOCK}.tsv"
     conda:
         "../envs/features.yaml"
     threads: config["threads"]

@@ -16,14 +16,14 @@ from seedscope.layout.tables import read_layout_tables
 from seedscope.prompts.rows import read_prompts
 from seedscope.style.tables import read_style_tables
 
-p = snakemake.params.diverse
+diverse = snakemake.params.diverse
 log = start_job(snakemake, f"diverse seeds of {snakemake.wildcards.model}")
-analysis, _ = layout_split(read_prompts(snakemake.input.prompts), p["split_seed"])
+analysis, _ = layout_split(read_prompts(snakemake.input.prompts), diverse["split_seed"])
 sets = seed_sets(
     read_style_tables(list(snakemake.input.style)),
     read_layout_tables(list(snakemake.input.layout)),
     analysis,
-    p,
+    diverse,
 )
 with open(snakemake.output.sets, "w") as out:
     json.dump(sets, out, indent=1)

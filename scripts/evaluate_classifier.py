@@ -8,7 +8,7 @@ from seedscope.classifier import SeedShardDataset, evaluate, image_transform, lo
 from seedscope.jobs import start_job
 from seedscope.models import resolve_device
 
-s = snakemake.params.settings
+settings = snakemake.params.settings
 seeds = snakemake.params.seeds
 log = start_job(snakemake, f"evaluate the seed classifier of {snakemake.wildcards.model}")
 device = str(resolve_device(snakemake.config["device"]))
@@ -17,17 +17,17 @@ test = SeedShardDataset(
     list(snakemake.input.shards),
     split["test"],
     seeds,
-    image_transform(s["image_size"]),
+    image_transform(settings["image_size"]),
     shuffle=False,
 )
 model = load_classifier(snakemake.input.weights, device)
-result = evaluate(model, test, seeds, num_workers=s["num_workers"], device=device)
+result = evaluate(model, test, seeds, num_workers=settings["num_workers"], device=device)
 with open(snakemake.output.report, "w") as handle:
     json.dump(result, handle, indent=1)
 low, high = result["ci95"]
 row = {
     "model": snakemake.wildcards.model,
-    "backbone": s["backbone"],
+    "backbone": settings["backbone"],
     "seeds": len(seeds),
     "test_images": result["images"],
     "top1": result["accuracy"],

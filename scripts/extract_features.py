@@ -18,8 +18,8 @@ Writes: snakemake.output.table    - the feature table (.npz), one row per image 
 from pathlib import Path
 
 from seedscope.diverse.split import evaluation_ids
+from seedscope.extractors import load_extractor
 from seedscope.features.extract import extract_shard
-from seedscope.features.extractors import load_extractor
 from seedscope.features.table import write_table
 from seedscope.jobs import progress, start_job
 from seedscope.models import resolve_device

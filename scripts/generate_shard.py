@@ -8,28 +8,30 @@ from seedscope.generate import render_shard
 from seedscope.jobs import progress, start_job
 from seedscope.models import load_pipeline
 from seedscope.prompts.rows import read_prompts
+from seedscope.shards import block_name
 
-w = snakemake.wildcards
-first, last = int(w.first), int(w.last)
+model, prompt_set = snakemake.wildcards.model, snakemake.wildcards.set
+first, last = int(snakemake.wildcards.first), int(snakemake.wildcards.last)
 log = start_job(
-    snakemake, f"shard {snakemake.output.shard}: model {w.model}, set {w.set}, seeds {first}-{last}"
+    snakemake,
+    f"shard {snakemake.output.shard}: model {model}, set {prompt_set}, seeds {first}-{last}",
 )
 spec = snakemake.params.spec
 generation = snakemake.params.generation
 prompts = read_prompts(snakemake.input.prompts)
-pipe = load_pipeline(w.model, spec, snakemake.params.device)
+pipe = load_pipeline(model, spec, snakemake.params.device)
 seeds = list(range(first, last + 1))
 conditioning = None
 if hasattr(snakemake.input, "pairs"):
     from seedscope.inpainting.render import PairConditioning
 
     conditioning = PairConditioning(snakemake.input.pairs, prompts, spec["resolution"])
-with progress(len(prompts) * len(seeds), f"{w.model}/{w.set}/seeds-{first}-{last}") as bar:
+with progress(len(prompts) * len(seeds), f"{model}/{prompt_set}/{block_name(first, last)}") as bar:
     summary = render_shard(
         pipe,
-        w.model,
+        model,
         spec,
-        w.set,
+        prompt_set,
         prompts,
         seeds,
         snakemake.output.shard,

@@ -12,24 +12,24 @@ from seedscope.classifier import (
 )
 from seedscope.jobs import start_job
 
-s = snakemake.params.settings
-g = snakemake.params.gradcam
+settings = snakemake.params.settings
+gradcam = snakemake.params.gradcam
 model_name = snakemake.wildcards.model
-start_job(snakemake, f"Grad-CAM of the {model_name} seed classifier, seeds {g['seeds']}")
+start_job(snakemake, f"Grad-CAM of the {model_name} seed classifier, seeds {gradcam['seeds']}")
 split = json.loads(Path(snakemake.input.split).read_text())
 test = SeedShardDataset(
     list(snakemake.input.shards),
     split["test"],
     snakemake.params.seeds,
-    image_transform(s["image_size"]),
+    image_transform(settings["image_size"]),
     shuffle=False,
 )
 model = load_classifier(snakemake.input.weights, "cpu")
-images, maps = gradcam_by_seed(model, test, g["seeds"], g["per_seed"])
+images, maps = gradcam_by_seed(model, test, gradcam["seeds"], gradcam["per_seed"])
 plot_gradcam(
     images,
     maps,
     snakemake.output.pdf,
     snakemake.output.png,
-    title=f"Grad-CAM of the {model_name} seed classifier ({s['backbone']}), test prompts",
+    title=f"Grad-CAM of the {model_name} seed classifier ({settings['backbone']}), test prompts",
 )

@@ -10,11 +10,15 @@ from seedscope.jobs import start_job
 from seedscope.layout.perseed import seed_layout, variance_shares
 from seedscope.layout.tables import read_layout_tables
 
-b = snakemake.params.bootstrap
+bootstrap = snakemake.params.bootstrap
 log = start_job(snakemake, f"layout tables of {snakemake.wildcards.model}")
 features = read_layout_tables(list(snakemake.input.tables))
 args = (features.seeds, features.prompt_ids, features.values)
-options = {"confidence": b["confidence"], "resamples": b["resamples"], "seed": b["seed"]}
+options = {
+    "confidence": bootstrap["confidence"],
+    "resamples": bootstrap["resamples"],
+    "seed": bootstrap["seed"],
+}
 table = seed_layout(*args, **options)
 table.to_csv(snakemake.output.table, index=False)
 shares = variance_shares(*args, **options)

@@ -12,16 +12,23 @@ from seedscope.inpainting.pairs import demo_pairs, select_pairs, write_pair_set,
 from seedscope.jobs import start_job
 from seedscope.prompts.coco import list_images, open_image
 
-s = snakemake.params.settings
-log = start_job(snakemake, f"{s['pairs']} image-mask pairs -> {snakemake.output[0]}")
+settings = snakemake.params.settings
+log = start_job(snakemake, f"{settings['pairs']} image-mask pairs -> {snakemake.output[0]}")
 images = snakemake.input.images
-if s["annotations"] == "demo":
-    named = [(name, open_image(images, name)) for name in list_images(images)[: s["pairs"]]]
-    items = demo_pairs(named, s["pairs"], snakemake.params.resolution, s["selection_seed"])
+if settings["annotations"] == "demo":
+    named = [(name, open_image(images, name)) for name in list_images(images)[: settings["pairs"]]]
+    items = demo_pairs(
+        named, settings["pairs"], snakemake.params.resolution, settings["selection_seed"]
+    )
     write_pairs(snakemake.output[0], items)
 else:
     pairs = select_pairs(
-        snakemake.input.annotations, s["pairs"], s["area_bounds"], s["selection_seed"]
+        snakemake.input.annotations,
+        settings["pairs"],
+        settings["area_bounds"],
+        settings["selection_seed"],
     )
-    write_pair_set(snakemake.output[0], pairs, images, snakemake.params.resolution, s["dilate"])
-log.info("wrote %d pairs", s["pairs"])
+    write_pair_set(
+        snakemake.output[0], pairs, images, snakemake.params.resolution, settings["dilate"]
+    )
+log.info("wrote %d pairs", settings["pairs"])

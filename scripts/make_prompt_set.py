@@ -1,8 +1,8 @@
 """Write one prompt set as JSONL (id, text, set, meta)."""
 
 from seedscope.jobs import start_job
+from seedscope.prompt_sets import build_prompt_set
 from seedscope.prompts.rows import write_prompts
-from seedscope.prompts.sets import build_prompt_set
 
 name = snakemake.wildcards.set
 log = start_job(snakemake, f"prompt set {name} -> {snakemake.output[0]}")

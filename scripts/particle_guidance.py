@@ -25,8 +25,10 @@ chosen = set(evaluation_ids(rows, wildcards.set, params.evaluation))
 prompts = [row for row in rows if row["id"] in chosen]
 particles = {row["id"]: particle_seeds(params.draw, row["id"]) for row in prompts}
 pipe = load_pipeline(wildcards.model, params.spec, params.device)
-c = params.draw["c"]
-with progress(len(prompts) * c, f"PG {wildcards.model}/{wildcards.set}/{wildcards.coeff}") as bar:
+set_size = params.draw["c"]
+with progress(
+    len(prompts) * set_size, f"PG {wildcards.model}/{wildcards.set}/{wildcards.coeff}"
+) as bar:
     summary = render_particle_shard(
         pipe,
         wildcards.model,
@@ -36,7 +38,7 @@ with progress(len(prompts) * c, f"PG {wildcards.model}/{wildcards.set}/{wildcard
         particles,
         snakemake.output.shard,
         ParticleGuidance.from_settings(params.pg),
-        chunk_prompts=max(1, params.generation["chunk_size"] // c),
+        chunk_prompts=max(1, params.generation["chunk_size"] // set_size),
         png_compress_level=params.generation["png_compress_level"],
         encoder_threads=snakemake.config["generation"]["encoder_threads"],  # speed only
         progress=bar,

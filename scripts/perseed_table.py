@@ -12,6 +12,6 @@ parts = [
     for group in ("fid", "hps")
     if hasattr(snakemake.input, group)
 ]
-table = reduce(lambda a, b: a.merge(b, on="seed", how="outer"), parts)
+table = reduce(lambda left, right: left.merge(right, on="seed", how="outer"), parts)
 table.to_csv(snakemake.output.table, index=False, float_format="%.6g")
 log.info("%d seeds, columns %s", len(table), list(table.columns))

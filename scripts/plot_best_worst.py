@@ -14,10 +14,10 @@ import pandas as pd
 from seedscope.jobs import start_job
 from seedscope.quality.figures import plot_best_worst
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 with open(snakemake.input.prompts) as rows:
-    prompts = [json.loads(line) for line in islice(filter(str.strip, rows), p.fig5["prompts"])]
+    prompts = [json.loads(line) for line in islice(filter(str.strip, rows), params.fig5["prompts"])]
 plot_best_worst(
     pd.read_csv(snakemake.input.table),
     list(snakemake.input.shards),
@@ -25,8 +25,8 @@ plot_best_worst(
     snakemake.wildcards.model,
     snakemake.output.pdf,
     snakemake.output.png,
-    n_seeds=p.fig5["seeds"],
-    hps_version=p.hps_version,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
+    n_seeds=params.fig5["seed_count"],
+    hps_version=params.hps_version,
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
 )

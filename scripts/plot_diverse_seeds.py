@@ -22,22 +22,22 @@ from seedscope.diverse.figures import plot_fig11, read_fig11_examples
 from seedscope.jobs import start_job
 from seedscope.prompts.rows import read_prompts
 
-p, inputs = snakemake.params, snakemake.input
+params, inputs = snakemake.params, snakemake.input
 log = start_job(snakemake, f"figure {snakemake.output.png}")
-with open(inputs.sets) as f:
-    sets = json.load(f)
+with open(inputs.sets) as handle:
+    sets = json.load(handle)
 groups = ("style", "layout")
-rows = {g: read_prompts(path) for g, path in zip(groups, inputs.prompts, strict=True)}
+rows = {group: read_prompts(path) for group, path in zip(groups, inputs.prompts, strict=True)}
 particles = None
 if hasattr(inputs, "particle"):
     particles = dict(zip(groups, inputs.particle, strict=True))
-coeff = float(p.fig11["coeff"])
+coeff = float(params.fig11["coeff"])
 examples = read_fig11_examples(
     sets,
     rows,
     {"style": list(inputs.style_shards), "layout": list(inputs.layout_shards)},
-    p.diverse,
-    p.fig11["prompts"],
+    params.diverse,
+    params.fig11["prompts"],
     particles,
     coeff,
 )
@@ -47,7 +47,7 @@ plot_fig11(
     snakemake.output.pdf,
     snakemake.output.png,
     coeff=coeff if particles else None,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
 )
 log.info("fig. 11 of %s: %d example prompts", snakemake.wildcards.model, len(examples))

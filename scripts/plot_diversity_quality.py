@@ -13,15 +13,15 @@ import pandas as pd
 from seedscope.diverse.figures import plot_diversity_quality
 from seedscope.jobs import start_job
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 table = pd.read_csv(snakemake.input.table)
 plot_diversity_quality(
     table,
     snakemake.output.pdf,
     snakemake.output.png,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
-    hps_version=p.hps_version,
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
+    hps_version=params.hps_version,
 )
 log.info("diversity-quality figure of %d models", table["model"].nunique())

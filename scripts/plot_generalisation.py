@@ -7,12 +7,12 @@ import pandas as pd
 from seedscope.jobs import start_job
 from seedscope.quality.figures import plot_set_vs_set
 
-p = snakemake.params
+params = snakemake.params
 metric = snakemake.wildcards.metric
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 pairs, correlations, golden = {}, {}, {}
 for model, first, second, summary, tags in zip(
-    p.models,
+    params.models,
     snakemake.input.first,
     snakemake.input.second,
     snakemake.input.generalisation,
@@ -27,11 +27,11 @@ plot_set_vs_set(
     pairs,
     correlations,
     metric,
-    tuple(p.sets),
+    tuple(params.sets),
     snakemake.output.pdf,
     snakemake.output.png,
     golden,
-    hps_version=p.hps_version,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
+    hps_version=params.hps_version,
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
 )

@@ -11,18 +11,18 @@ from seedscope.layout.figures import plot_layout
 from seedscope.layout.tables import read_layout_tables
 from seedscope.prompts.rows import read_prompts
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 objects = {row["id"]: row["meta"]["object"] for row in read_prompts(snakemake.input.prompts)}
 plot_layout(
     read_layout_tables(list(snakemake.input.tables)),
     objects,
-    p.fig10["centroid_object"],
-    p.fig10["size_object"],
-    p.fig10["seeds"],
+    params.fig10["centroid_object"],
+    params.fig10["size_object"],
+    params.fig10["seeds"],
     snakemake.wildcards.model,
     snakemake.output.pdf,
     snakemake.output.png,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
 )

@@ -13,19 +13,19 @@ from seedscope.jobs import start_job
 from seedscope.style.figures import plot_style_seeds
 from seedscope.style.tables import flagged_examples, read_style_tables
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"figure {snakemake.output.png}")
 table = pd.read_csv(snakemake.input.table, keep_default_na=False)
 features = read_style_tables(list(snakemake.input.features))
-examples = flagged_examples(features, table, dict(p.thresholds), p.fig9["examples"])
+examples = flagged_examples(features, table, dict(params.thresholds), params.fig9["examples"])
 plot_style_seeds(
     table,
     examples,
     list(snakemake.input.shards),
     snakemake.wildcards.model,
-    p.margin,
+    params.margin,
     snakemake.output.pdf,
     snakemake.output.png,
-    dpi=p.plots["dpi"],
-    font_size=p.plots["font_size"],
+    dpi=params.plots["dpi"],
+    font_size=params.plots["font_size"],
 )

@@ -12,7 +12,7 @@ Writes: snakemake.output.table    - the reference feature table (.npz), seeds -1
 """
 
 from seedscope.errors import FeatureError
-from seedscope.features.extractors import load_extractor
+from seedscope.extractors import load_extractor
 from seedscope.features.reference import reference_table
 from seedscope.features.table import write_table
 from seedscope.jobs import progress, start_job

@@ -6,10 +6,10 @@ from seedscope.jobs import start_job
 from seedscope.models import load_pipeline
 from seedscope.seedswap import save_study, seed_swap_study
 
-p = snakemake.params
-log = start_job(snakemake, f"seed swap {p.swap['seeds']} on model {p.model}")
-pipe = load_pipeline(p.model, p.spec, p.device)
-study = seed_swap_study(pipe, p.spec, p.swap)
+params = snakemake.params
+log = start_job(snakemake, f"seed swap {params.swap['seeds']} on model {params.model}")
+pipe = load_pipeline(params.model, params.spec, params.device)
+study = seed_swap_study(pipe, params.spec, params.swap)
 save_study(study, snakemake.output.study)
 with open(snakemake.output.table, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(study["distances"][0]))

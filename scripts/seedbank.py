@@ -15,7 +15,7 @@ import pandas as pd
 from seedscope.jobs import start_job
 from seedscope.seedbank import build_bank, config_hash, save_bank
 
-p = snakemake.params
+params = snakemake.params
 model = snakemake.wildcards.model
 log = start_job(snakemake, f"seed bank of {model}")
 appearance = {
@@ -25,14 +25,18 @@ appearance = {
 }
 per_set, tags, selection = {}, {}, None  # an inpainting model has text statistics only
 if hasattr(snakemake.input, "golden"):
-    tables = zip(p.sets, snakemake.input.tables, strict=True)
+    tables = zip(params.sets, snakemake.input.tables, strict=True)
     per_set = {name: pd.read_csv(path) for name, path in tables}
     golden = pd.read_csv(snakemake.input.golden)
     tags = {tag: group["seed"].astype(int).tolist() for tag, group in golden.groupby("tag")}
-    selection = {"set": p.fid_set, "metrics": p.golden["metrics"], "top_k": p.golden["top_k"]}
+    selection = {
+        "set": params.fid_set,
+        "metrics": params.golden["metrics"],
+        "top_k": params.golden["top_k"],
+    }
 bank = build_bank(
     model,
-    p.spec,
+    params.spec,
     per_set,
     tags,
     selection,
@@ -44,4 +48,8 @@ bank = build_bank(
     else None,
 )
 save_bank(bank, snakemake.output.bank)
-log.info("%d seeds, tags %s", len(bank["seeds"]), {t: len(s) for t, s in bank["tags"].items()})
+log.info(
+    "%d seeds, tags %s",
+    len(bank["seeds"]),
+    {tag: len(seeds) for tag, seeds in bank["tags"].items()},
+)

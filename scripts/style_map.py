@@ -9,11 +9,11 @@ from seedscope.jobs import start_job
 from seedscope.style.maps import seed_map
 from seedscope.style.tables import read_style_tables
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"style map of {snakemake.wildcards.model}")
 features = read_style_tables(list(snakemake.input.tables))
 positions = seed_map(
-    features.gram, features.seeds, features.prompt_ids, **p.map, workers=snakemake.threads
+    features.gram, features.seeds, features.prompt_ids, **params.map, workers=snakemake.threads
 )
 positions.to_csv(snakemake.output.table, index=False)
 log.info("%d seeds placed from %d images", len(positions), len(features.seeds))

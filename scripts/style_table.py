@@ -9,10 +9,10 @@ Writes: snakemake.output.table      - CSV, one row per seed (seedscope.style.tab
 from seedscope.jobs import start_job
 from seedscope.style.tables import read_style_tables, style_table
 
-p = snakemake.params
+params = snakemake.params
 log = start_job(snakemake, f"style table of {snakemake.wildcards.model}")
 features = read_style_tables(list(snakemake.input.tables))
-table = style_table(features, dict(p.thresholds), p.confidence, p.margin)
+table = style_table(features, dict(params.thresholds), params.confidence, params.margin)
 table.to_csv(snakemake.output.table, index=False)
-tagged = {t: int(table[f"{t}_tag"].sum()) for t in ("grayscale", "sky", "border")}
+tagged = {tag: int(table[f"{tag}_tag"].sum()) for tag in ("grayscale", "sky", "border")}
 log.info("%d seeds, %d images; tagged %s", len(table), len(features.seeds), tagged)

@@ -25,7 +25,9 @@ params, inputs = snakemake.params, snakemake.input
 log = start_job(snakemake, f"Table 2 of {params.models}")
 dag = Dag(snakemake.config)
 sets_of = dag.evaluation_sets()  # group -> its prompt set
-style_rows, layout_rows = (read_prompts(dag.path("prompts", set=sets_of[g])) for g in sets_of)
+style_rows, layout_rows = (
+    read_prompts(dag.path("prompts", set=sets_of[group])) for group in sets_of
+)
 prompts = evaluation_prompts(style_rows, layout_rows, params.diverse)
 readers = {"style": read_style_tables, "layout": read_layout_tables}
 
@@ -56,8 +58,8 @@ def particle_rows(model):
 
 rows = {}
 for model in params.models:
-    with open(dag.path("diverse_seeds", model=model)) as f:
-        sets = json.load(f)
+    with open(dag.path("diverse_seeds", model=model)) as handle:
+        sets = json.load(handle)
     evaluation = {
         group: {
             extractor: rows_of(

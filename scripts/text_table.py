@@ -9,9 +9,9 @@ Writes: snakemake.output.table  - CSV, one row per seed (seedscope.inpainting.pe
 from seedscope.inpainting.tables import read_text_tables, text_table
 from seedscope.jobs import start_job
 
-s = snakemake.params.settings
+settings = snakemake.params.settings
 log = start_job(snakemake, f"text table of {snakemake.wildcards.model}")
 features = read_text_tables(list(snakemake.input.tables), list(snakemake.input.prompts))
-table = text_table(features, s["confidence"], s["margin"], s["resamples"])
+table = text_table(features, settings["confidence"], settings["margin"], settings["resamples"])
 table.to_csv(snakemake.output.table, index=False)
 log.info("%d seeds; tagged text: %s", len(table), table.loc[table["text_tag"], "seed"].tolist())

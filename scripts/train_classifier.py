@@ -7,37 +7,42 @@ from seedscope.jobs import start_job
 from seedscope.models import resolve_device
 from seedscope.prompts.rows import read_prompts
 
-s = snakemake.params.settings
+settings = snakemake.params.settings
 seeds = snakemake.params.seeds
 model = snakemake.wildcards.model
-log = start_job(snakemake, f"seed classifier for {model}: {len(seeds)} seeds, {s['backbone']}")
+log = start_job(
+    snakemake, f"seed classifier for {model}: {len(seeds)} seeds, {settings['backbone']}"
+)
 prompts = [
     (row["id"], row["text"]) for path in snakemake.input.prompts for row in read_prompts(path)
 ]
-split = split_prompts(prompts, dict(s["split"]), seed=s["split_seed"])
-log.info("split (prompts, text-disjoint): %s", {k: len(v) for k, v in split.items()})
+split = split_prompts(prompts, dict(settings["split"]), seed=settings["split_seed"])
+log.info("split (prompts, text-disjoint): %s", {key: len(value) for key, value in split.items()})
 with open(snakemake.output.split, "w") as handle:
     json.dump(split, handle, indent=1)
-transform = image_transform(s["image_size"])
+transform = image_transform(settings["image_size"])
 shards = list(snakemake.input.shards)
-train = SeedShardDataset(shards, split["train"], seeds, transform, shuffle_seed=s["seed"])
+train = SeedShardDataset(shards, split["train"], seeds, transform, shuffle_seed=settings["seed"])
 val = SeedShardDataset(shards, split["val"], seeds, transform, shuffle=False)
 summary = train_classifier(
     train,
     val,
     snakemake.output.weights.rsplit("/", 1)[0],
-    s["backbone"],
+    settings["backbone"],
     len(seeds),
-    s["epochs"],
-    s["batch_size"],
-    s["lr"],
-    s["weight_decay"],
-    s["seed"],
-    num_workers=s["num_workers"],
+    settings["epochs"],
+    settings["batch_size"],
+    settings["lr"],
+    settings["weight_decay"],
+    settings["seed"],
+    num_workers=settings["num_workers"],
     device=str(resolve_device(snakemake.config["device"])),
-    pretrained=s["pretrained"],
+    pretrained=settings["pretrained"],
 )
 log.info(
     "trained: %s",
-    {k: summary[k] for k in ("epochs_done", "resumed_from_epoch", "final", "identity_sha256")},
+    {
+        key: summary[key]
+        for key in ("epochs_done", "resumed_from_epoch", "final", "identity_sha256")
+    },
 )

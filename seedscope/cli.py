@@ -24,7 +24,8 @@ def _verify(args) -> int:
 
 
 def _check_config(args) -> int:
-    from seedscope.config import load_config, model_prompt_sets, seed_blocks
+    from seedscope.study import model_prompt_sets, seed_blocks
+    from seedscope.validate import load_config
 
     config = load_config(args.config)
     blocks = seed_blocks(config)
@@ -37,8 +38,8 @@ def _check_config(args) -> int:
 def _plan(args) -> int:
     import json
 
-    from seedscope.config import load_config
     from seedscope.plan import format_plan, load_calibration, make_plan
+    from seedscope.validate import load_config
 
     plan = make_plan(load_config(args.config), load_calibration(args.calibration))
     print(format_plan(plan))

@@ -1,5 +1,5 @@
 """sha256 digests and atomic file replacement, shared by every writer of shards, tables,
-prompts, checkpoints and weights.
+prompts, checkpoints and weights; and the checked reader of JSONL files (prompts, pairs).
 
 A file written with :func:`atomic_output` or :func:`replace_atomically` appears under its name
 only when complete: a killed job leaves the old file (or none), never a half-written one.
@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from seedscope.errors import DataError
 
 
 def sha256_hex(data: bytes) -> str:
@@ -86,3 +88,26 @@ def replace_atomically(
     """Replace ``path``'s content by ``data`` through :func:`atomic_output`."""
     with atomic_output(path, durable=durable, tmp=tmp) as out, open(out, "wb") as f:
         f.write(data)
+
+
+def read_jsonl(path: str | Path, what: str, rule: str, fix: str = "") -> list[tuple[int, Any]]:
+    """The value of every non-blank line of the JSONL file ``path``, with its line number.
+
+    A missing file is a ``DataError`` naming it as ``what`` (e.g. ``"prompt file"``) and the
+    ``rule`` that builds it; a line that is not JSON one naming the file and the line, followed
+    by ``fix`` (what to do about it) when given.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist; build it first ({rule}) or fix the path")
+    values = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                values.append((number, json.loads(line)))
+            except json.JSONDecodeError as err:
+                advice = f"; {fix}" if fix else ""
+                raise DataError(f"{path}, line {number}: not valid JSON ({err}){advice}") from err
+    return values

@@ -1,10 +1,14 @@
-"""What every workflow script does first: threads, logging to the rule's log file, progress."""
+"""What every workflow script does first: threads, logging to the rule's log file, progress;
+and a stand-in for the ``snakemake`` object, to run a script outside Snakemake."""
 
 from __future__ import annotations
 
 import logging
 import os
+import runpy
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from tqdm import tqdm
@@ -50,3 +54,71 @@ def start_job(snakemake: Any, what: str) -> logging.Logger:
 def progress(total: int, desc: str) -> tqdm:
     """A progress bar with rate and ETA, written to the job's log (stderr)."""
     return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=10, unit="img", ascii=True)
+
+
+class Named(list):
+    """A list whose named parts are also attributes and string keys, like Snakemake's
+    ``Namedlist`` (``snakemake.input.shards``, ``snakemake.input["fid"]``, ``output[0]``): the
+    list holds a dict's values in order, each item of a list value in its place."""
+
+    def __init__(self, parts: dict[str, Any] | list[Any] | None = None) -> None:
+        parts = {} if parts is None else parts
+        if isinstance(parts, list):
+            super().__init__(parts)
+            return
+        super().__init__(x for v in parts.values() for x in (v if isinstance(v, list) else [v]))
+        for name, value in parts.items():
+            setattr(self, name, value)
+
+    def __getitem__(self, key):
+        """A part by name (a string) or by position."""
+        return getattr(self, key) if isinstance(key, str) else super().__getitem__(key)
+
+
+class _ScratchOutputs(Named):
+    """Named outputs; one that a script writes but the caller does not name gets a file in
+    ``scratch``."""
+
+    def __init__(self, parts: dict[str, Any] | list[Any] | None, scratch: Path) -> None:
+        super().__init__(parts)
+        self._scratch = scratch
+
+    def __getattr__(self, name: str) -> str:  # only for names not set
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return str(self._scratch / name)
+
+
+def stand_in(
+    *,
+    input: dict[str, Any] | list[Any] | None = None,
+    output: dict[str, Any] | list[Any] | None = None,
+    params: dict[str, Any] | None = None,
+    wildcards: dict[str, Any] | None = None,
+    log: dict[str, Any] | list[Any] | None = None,
+    threads: int = 1,
+    rule: str = "script",
+    config: dict[str, Any] | None = None,
+    scratch: str | Path | None = None,
+) -> SimpleNamespace:
+    """A stand-in for the ``snakemake`` object that Snakemake gives a workflow script: its
+    ``input``, ``output``, ``params``, ``wildcards`` and ``log`` as :class:`Named` lists, and
+    ``threads``, ``rule`` and ``config``. With ``scratch`` (a folder), an output the script
+    asks for by a name not in ``output`` is a file of that name there."""
+    outputs = Named(output) if scratch is None else _ScratchOutputs(output, Path(scratch))
+    return SimpleNamespace(
+        input=Named(input),
+        output=outputs,
+        params=Named(params),
+        wildcards=Named(wildcards),
+        log=Named(log),
+        threads=threads,
+        rule=rule,
+        config={} if config is None else config,
+    )
+
+
+def run_script(script: str | Path, snakemake: Any) -> dict[str, Any]:
+    """Run the workflow script ``script`` in this process as Snakemake's ``script:`` directive
+    does, with ``snakemake`` (e.g. :func:`stand_in`'s) as its global; returns its globals."""
+    return runpy.run_path(str(script), init_globals={"snakemake": snakemake})

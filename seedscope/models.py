@@ -8,10 +8,11 @@ folder), and its sampler. Weights are loaded with the pipeline's own ``from_pret
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from seedscope.errors import ConfigError, ModelNotFoundError, error_line
+from seedscope.errors import ConfigError, FeatureError, ModelNotFoundError, error_line
 
 SCHEDULERS = {
     "ddim": "DDIMScheduler",
@@ -34,6 +35,46 @@ if TYPE_CHECKING:  # torch is imported where it is used: the workflow imports th
 def looks_like_path(weights: str) -> bool:
     """True if ``weights`` names a local folder rather than a Hugging Face id."""
     return weights.startswith((".", "/", "~")) or os.path.isdir(weights) or weights.count("/") > 1
+
+
+@dataclass(frozen=True)
+class PretrainedSource:
+    """Where ``from_pretrained`` looks for a model: ``name`` (what it is given), whether that is a
+    local folder, and, for the message of a failed load, how it was tried and what to do."""
+
+    name: str
+    is_path: bool
+    tried: str
+    fix: str
+
+
+def pretrained_source(
+    source: str | Path, key: str, folder: str, holds: str, path_fix: str
+) -> PretrainedSource:
+    """Resolve ``source`` (config key ``key``): a local folder when it looks like a path (it
+    must exist), else a Hugging Face hub id (offline: the local cache). ``folder`` says how to
+    point the key at a local folder, ``holds`` what such a folder holds, and ``path_fix`` what to
+    do when a local folder does not load."""
+    text = str(source)
+    is_path = isinstance(source, Path) or text.startswith((".", "/", "~"))
+    is_path = is_path or Path(text).expanduser().exists()
+    if is_path and not Path(text).expanduser().is_dir():
+        raise FeatureError(
+            f"{key}: local folder {source} does not exist; {folder} ({holds}) or at a Hugging "
+            "Face hub id"
+        )
+    fix = (
+        path_fix
+        if is_path
+        else f"on a machine with internet run `huggingface-cli download {source}` and copy the "
+        f"Hugging Face cache here (HF_HOME), or {folder}"
+    )
+    return PretrainedSource(
+        name=str(Path(text).expanduser()) if is_path else text,
+        is_path=is_path,
+        tried="as a local folder" if is_path else "as a Hugging Face hub id (offline: the cache)",
+        fix=fix,
+    )
 
 
 def resolve_device(device: str) -> torch.device:

@@ -132,12 +132,7 @@ def plot_seed_swap(
     study: dict[str, Any], pdf: str, png: str, dpi: int = 150, font_size: float = 8
 ) -> None:
     """Paper fig. 2: per prompt, seed i, i switched to j at each step, and seed j."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from seedscope.quality.figures import save_figure
+    from seedscope.plotting import plt, save_figure
 
     seed_i, seed_j = study["seeds"]
     columns = (

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import tarfile
 import zlib
@@ -42,6 +43,8 @@ from seedscope.errors import ShardError
 from seedscope.files import fsync_dir, json_sha256, replace_atomically, sha256_hex
 
 FORMAT = "seedscope-shard/1"
+BLOCK = "seeds-{first}-{last}"  # a seed block's file stem, with the workflow's wildcard names
+_BLOCK_NAME = re.compile(r"seeds-(\d+)-(\d+)")
 _BLOCK = tarfile.BLOCKSIZE
 _RECORD = tarfile.RECORDSIZE
 
@@ -49,6 +52,18 @@ _RECORD = tarfile.RECORDSIZE
 def manifest_path(shard: str | Path) -> Path:
     """The manifest that belongs to ``shard`` (``x.tar`` -> ``x.json``)."""
     return Path(shard).with_suffix(".json")
+
+
+def block_name(first: int, last: int) -> str:
+    """The file stem of the shard of seeds ``first`` to ``last`` (inclusive): ``seeds-0000-0015``
+    (zero-padded, so shards sort by seed)."""
+    return BLOCK.format(first=f"{first:04d}", last=f"{last:04d}")
+
+
+def block_seeds(path: str | Path) -> tuple[int, int] | None:
+    """The (first, last) seed of the block that the file ``path`` is named after, or None."""
+    match = _BLOCK_NAME.fullmatch(Path(path).name.split(".")[0])
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def image_key(prompt_id: str, seed: int) -> str:

@@ -24,6 +24,7 @@ from seedscope.classifier.checkpoint import (
 from seedscope.classifier.model import build_classifier
 from seedscope.errors import ConfigError
 from seedscope.files import atomic_output
+from seedscope.stats import wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -253,16 +254,6 @@ def train_classifier(
         "seconds": round(seconds, 3),
         "train_images_per_second": round(images / seconds, 1) if images else None,
     }
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The Wilson score interval of a binomial proportion (95% for the default ``z``)."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def evaluate(

@@ -10,18 +10,14 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from seedscope.diverse.score import random_sets  # noqa: E402
-from seedscope.diverse.split import evaluation_ids  # noqa: E402
-from seedscope.diverse.table2 import (  # noqa: E402
+from seedscope.diverse.score import random_sets
+from seedscope.diverse.split import evaluation_ids
+from seedscope.diverse.table2 import (
     CONTROL,
     FPS_METHODS,
     GROUPS,
@@ -29,8 +25,8 @@ from seedscope.diverse.table2 import (  # noqa: E402
     RANDOM,
     pg_method,
 )
-from seedscope.quality.figures import drawn_images, read_checked_images, save_figure  # noqa: E402
-from seedscope.shards import ShardReader  # noqa: E402
+from seedscope.plotting import drawn_images, plt, read_checked_images, save_figure
+from seedscope.shards import ShardReader
 
 # fig. 11's blocks: the prompts of a group and the FPS feature its diverse seeds were chosen on
 BLOCKS = {
@@ -83,7 +79,7 @@ def fig11_examples(
 
     ``group`` is ``"style"`` or ``"layout"`` (:data:`~seedscope.diverse.table2.GROUPS`);
     ``images`` holds every (prompt id, seed) image of the random and FPS seeds (e.g.
-    :func:`seedscope.quality.figures.drawn_images`); ``random_seeds`` and ``fps_seeds`` are
+    :func:`seedscope.plotting.drawn_images`); ``random_seeds`` and ``fps_seeds`` are
     real seed numbers, used for every prompt; ``particles[prompt id]`` are Particle
     Guidance's ``(particle seed, image)`` at coefficient ``coeff`` (each prompt has its own
     particle seeds; :func:`particle_images`). A prompt's rows: random seeds, Particle Guidance

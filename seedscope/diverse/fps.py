@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from seedscope.diverse.settings import check_set_size
 from seedscope.errors import ConfigError, FeatureError
+from seedscope.sampling import check_features, farthest_point_sampling
 
 EMPTY_POLICIES = ("error", "zero")
 
@@ -67,46 +69,6 @@ def layout_seed_features(layout: np.ndarray, empty: str = "error") -> np.ndarray
     return x.reshape(x.shape[0], -1)
 
 
-def _check_features(features: np.ndarray) -> np.ndarray:
-    f = np.asarray(features, dtype=float)
-    if f.ndim != 2 or f.shape[0] == 0:
-        raise FeatureError(f"seed features must be a non-empty (seeds, dims) array, got {f.shape}")
-    if not np.isfinite(f).all():
-        raise FeatureError("seed features contain NaN or infinite values; fill them first")
-    return f
-
-
-def _check_c(c: int, n: int) -> None:
-    if not 1 <= c <= n:
-        raise ConfigError(
-            f"diverse.c = {c} is out of range: it must be between 1 and the number of seeds "
-            f"with features ({n})"
-        )
-
-
-def farthest_point_sampling(features: np.ndarray, c: int, first: int) -> list[int]:
-    """Indices of ``c`` seeds chosen by FPS from ``features`` ``(N, D)``, starting at ``first``.
-
-    Each next seed maximises the minimum Euclidean distance to the seeds already chosen; a tie
-    goes to the lowest index. Seeds already chosen are never chosen again, even when duplicates
-    make every remaining distance 0.
-    """
-    f = _check_features(features)
-    n = f.shape[0]
-    _check_c(c, n)
-    if not 0 <= first < n:
-        raise ValueError(f"first = {first} is not a seed index in 0..{n - 1}")
-    chosen = [int(first)]
-    nearest = np.linalg.norm(f - f[first], axis=1)
-    nearest[first] = -np.inf
-    for _ in range(c - 1):
-        nxt = int(np.argmax(nearest))  # argmax returns the first maximum: lowest index wins
-        chosen.append(nxt)
-        nearest = np.minimum(nearest, np.linalg.norm(f - f[nxt], axis=1))
-        nearest[chosen] = -np.inf
-    return chosen
-
-
 def fps_sets(features: np.ndarray, c: int, repeats: int, seed: int) -> list[list[int]]:
     """``repeats`` FPS runs of ``c`` seeds each, from distinct first seeds.
 
@@ -114,9 +76,9 @@ def fps_sets(features: np.ndarray, c: int, repeats: int, seed: int) -> list[list
     result is reproducible per ``seed`` and the runs show how much the choice depends on where
     FPS starts.
     """
-    f = _check_features(features)
+    f = check_features(features)
     n = f.shape[0]
-    _check_c(c, n)
+    check_set_size(c, n)
     if not 1 <= repeats <= n:
         raise ConfigError(
             f"diverse.repeats = {repeats} is out of range: it must be between 1 and the number "

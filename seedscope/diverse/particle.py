@@ -150,7 +150,11 @@ def check_particle_guidance(
     return guidance
 
 
-def _check_pipe(pipe, spec: dict[str, Any], guidance: ParticleGuidance, particles: int) -> None:
+def check_pipeline_supported(
+    pipe, spec: dict[str, Any], guidance: ParticleGuidance, particles: int
+) -> None:
+    """Refuse a loaded pipeline whose class, scheduler or prediction type the push is not
+    defined for, or a particle count it cannot render."""
     name, scheduler = type(pipe).__name__, pipe.scheduler
     check_particle_guidance(name, guidance, None, particles)
     kind = type(scheduler).__name__
@@ -246,7 +250,7 @@ def render_particles(
     """
     from seedscope.generate import Item, PromptEmbeddings, render_batch
 
-    _check_pipe(pipe, spec, guidance, len(seeds))
+    check_pipeline_supported(pipe, spec, guidance, len(seeds))
     embeddings = PromptEmbeddings(pipe, spec.get("negative_prompt", ""), spec["guidance"])
     items = [Item("particle", prompt, int(seed)) for seed in seeds]
     scheduler, record = pipe.scheduler, []

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seedscope.diverse.settings import check_set_size
 from seedscope.errors import ConfigError, FeatureError
+from seedscope.stats import bootstrap_weights, check_interval_args, percentile_interval
 
 RESAMPLES = 2000
 
@@ -147,24 +149,6 @@ def missing_images(all_features: np.ndarray, sets: np.ndarray) -> float:
 # --- estimates ----------------------------------------------------------------------------------
 
 
-def check_interval_args(confidence: float, resamples: int) -> None:
-    """Refuse a confidence outside (0, 1) or fewer than 100 resamples."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence = {confidence} must be strictly between 0 and 1")
-    if resamples < 100:
-        raise ValueError(f"resamples = {resamples}: use at least 100 bootstrap resamples")
-
-
-def _weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
-
-
-def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(replicates[np.isfinite(replicates)], [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
 def mean_interval(
     values: np.ndarray, confidence: float = 0.95, resamples: int = RESAMPLES, seed: int = 0
 ) -> Estimate:
@@ -174,10 +158,10 @@ def mean_interval(
     ok = ~np.isnan(v)
     if ok.sum() < 2:
         raise FeatureError(f"an interval needs at least 2 prompts with scores, got {ok.sum()}")
-    w = _weights(v.size, resamples, np.random.default_rng(seed))
+    w = bootstrap_weights(v.size, resamples, np.random.default_rng(seed))
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = (w @ np.where(ok, v, 0.0)) / (w @ ok)
-    low, high = _percentiles(reps, confidence)
+    low, high = percentile_interval(reps, confidence)
     return Estimate(float(v[ok].mean()), low, high, int(ok.sum()), float((~ok).sum()))
 
 
@@ -193,7 +177,7 @@ def _pooled(s: np.ndarray, wr: np.ndarray | None, wp: np.ndarray) -> np.ndarray:
 
 
 def _row_weights(r: int, resamples: int, rng) -> np.ndarray | None:
-    return None if r == 1 else _weights(r, resamples, rng)
+    return None if r == 1 else bootstrap_weights(r, resamples, rng)
 
 
 def _matrix(s: np.ndarray) -> np.ndarray:
@@ -221,9 +205,9 @@ def set_matrix_estimate(
             f"an interval needs at least 2 prompts with scores, got {ok.any(axis=0).sum()}"
         )
     rng = np.random.default_rng(seed)
-    wp = _weights(s.shape[1], resamples, rng)
+    wp = bootstrap_weights(s.shape[1], resamples, rng)
     reps = _pooled(s, _row_weights(s.shape[0], resamples, rng), wp)
-    low, high = _percentiles(reps, confidence)
+    low, high = percentile_interval(reps, confidence)
     excluded = float((~ok).sum(axis=1).mean())
     return Estimate(float(s[ok].mean()), low, high, s.shape[1], excluded)
 
@@ -256,21 +240,18 @@ def set_matrix_difference(
     a = np.where(both, a, np.nan)
     b = np.where(both, b, np.nan)
     rng = np.random.default_rng(seed)
-    wp = _weights(a.shape[1], resamples, rng)
+    wp = bootstrap_weights(a.shape[1], resamples, rng)
     reps = _pooled(a, _row_weights(a.shape[0], resamples, rng), wp) - _pooled(
         b, _row_weights(b.shape[0], resamples, rng), wp
     )
-    low, high = _percentiles(reps, confidence)
+    low, high = percentile_interval(reps, confidence)
     value = float(np.nanmean(a) - np.nanmean(b))
     return Estimate(value, low, high, int(both.sum()), float((~both).sum()))
 
 
 def random_sets(n: int, c: int, draws: int, seed: int) -> np.ndarray:
     """``draws`` sets of ``c`` distinct seed indices out of ``n`` (``(draws, c)``), seeded."""
-    if not 2 <= c <= n:
-        raise ConfigError(
-            f"diverse.c = {c} is out of range: it must be between 2 and the number of seeds ({n})"
-        )
+    check_set_size(c, n)
     if draws < 2:
         raise ConfigError(f"diverse.random_draws = {draws} is out of range: it must be at least 2")
     rng = np.random.default_rng(seed)

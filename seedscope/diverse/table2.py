@@ -56,8 +56,9 @@ from seedscope.diverse.score import (
     set_scores,
     vendi_scores,
 )
+from seedscope.diverse.settings import check_set_size
 from seedscope.errors import ConfigError, FeatureError
-from seedscope.quality.table1 import to_markdown
+from seedscope.tables import to_markdown
 
 RANDOM = "random seeds"
 CONTROL = "same seeds, no guidance"
@@ -183,10 +184,7 @@ def diversity_rows(
     """
     notes, particles = dict(notes or {}), dict(particles or {})
     n = _pool_size(pool)
-    if not 2 <= c <= n:
-        raise ConfigError(
-            f"diverse.c = {c} is out of range: it must be between 2 and the number of seeds ({n})"
-        )
+    check_set_size(c, n)
     pool, particles = _layout_scored(pool, particles)
     seed_methods = {RANDOM: random_sets(n, c, draws, seed)}
     for key, method in FPS_METHODS.items():

@@ -1,4 +1,4 @@
-"""Inpainting text artifacts (issue 16): OCR of inpainted regions and the ``ocr`` feature
+"""Inpainting text artifacts: OCR of inpainted regions and the ``ocr`` feature
 extractor (:mod:`seedscope.inpainting.ocr`), per-seed text statistics and the ``text`` tag
 (:mod:`seedscope.inpainting.perseed`).
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Polygon
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Polygon  # noqa: E402
-
-from seedscope.quality.figures import save_figure  # noqa: E402
+from seedscope.plotting import plt, save_figure
 
 
 def _ranked(ax, table: pd.DataFrame, task: str, font_size: float) -> None:

@@ -46,20 +46,11 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from seedscope.errors import ConfigError, FeatureError, error_line
+from seedscope.errors import FeatureError, error_line
 from seedscope.files import file_sha256
 
-BACKENDS = ("rapidocr", "paddleocr")
 KEY = "features.ocr"
 COLUMNS = ("text_ratio", "has_text", "n_boxes")
-DEFAULTS: dict[str, Any] = {
-    "backend": "rapidocr",
-    "min_confidence": 0.5,
-    "batch_size": 16,
-    "threads": None,
-    "model_dir": None,
-    "det_limit_side_len": None,
-}
 BUNDLED = {  # rapidocr 3.10's models, in its wheel's rapidocr/models/
     "det": "PP-OCRv6_det_small.onnx",
     "cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
@@ -93,51 +84,26 @@ class OCR(Protocol):
     def detect(self, image: np.ndarray) -> list[TextBox]: ...
 
 
-def load_ocr(
-    backend: str = "rapidocr",
-    min_confidence: float = 0.5,
-    model_dir: str | Path | None = None,
-    threads: int | None = None,
-    device: str = "cpu",
-    det_limit_side_len: int | None = None,
-) -> OCR:
+def load_ocr(settings: dict[str, Any], device: str = "cpu") -> OCR:
     """An OCR engine with ``detect(image) -> list[TextBox]`` for an RGB uint8 H x W x 3 image.
 
-    ``backend`` is ``"rapidocr"`` (bundled ONNX models, offline) or ``"paddleocr"`` (optional
-    package; ``model_dir`` holds its ``det/`` and ``rec/`` models). ``threads`` caps the CPU
-    threads of the rapidocr runtime (None: all cores). ``device`` ``cuda[:i]`` runs rapidocr on
-    that GPU only where onnxruntime has the CUDA provider (the ``onnxruntime-gpu`` build), else
-    on CPU; ``meta["providers"]`` says which ran. ``det_limit_side_len`` replaces rapidocr's
-    736 px: its detector scales every image so that its short side is at least that (a cost
-    that does not depend on the image's own size); None keeps the library's value.
+    ``settings`` is the ``features.ocr`` section of a validated config (the schema,
+    ``schemas/config.schema.yaml``, fills in every key's default and checks its range; e.g.
+    ``seedscope.validate.load_config(path)["features"]["ocr"]``): ``backend`` is
+    ``"rapidocr"`` (bundled ONNX models, offline) or ``"paddleocr"`` (optional package;
+    ``model_dir`` holds its ``det/`` and ``rec/`` models). ``threads`` caps the CPU threads of
+    the rapidocr runtime (None: all cores). ``device`` ``cuda[:i]`` runs rapidocr on that GPU
+    only where onnxruntime has the CUDA provider (the ``onnxruntime-gpu`` build), else on CPU;
+    ``meta["providers"]`` says which ran. ``det_limit_side_len`` replaces rapidocr's 736 px:
+    its detector scales every image so that its short side is at least that (a cost that does
+    not depend on the image's own size); None keeps the library's value.
     """
-    if backend not in BACKENDS:
-        raise ConfigError(
-            f"{KEY}.backend is {backend!r}, which is unknown; set it to one of "
-            f"{', '.join(BACKENDS)}"
+    min_confidence = float(settings["min_confidence"])
+    if settings["backend"] == "rapidocr":
+        return _RapidOCR(
+            min_confidence, settings["threads"], str(device), settings["det_limit_side_len"]
         )
-    if isinstance(min_confidence, bool) or not isinstance(min_confidence, int | float):
-        raise ConfigError(f"{KEY}.min_confidence must be a number in [0, 1]: {min_confidence!r}")
-    if not 0 <= min_confidence <= 1:
-        raise ConfigError(
-            f"{KEY}.min_confidence is {min_confidence}; set it to a score in [0, 1], e.g. 0.5"
-        )
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ConfigError(f"{KEY}.threads must be null or a positive integer: {threads!r}")
-    if det_limit_side_len is not None and (
-        isinstance(det_limit_side_len, bool)
-        or not isinstance(det_limit_side_len, int)
-        or det_limit_side_len < 32
-    ):
-        raise ConfigError(
-            f"{KEY}.det_limit_side_len must be null or an integer of at least 32: "
-            f"{det_limit_side_len!r}"
-        )
-    if backend == "rapidocr":
-        return _RapidOCR(float(min_confidence), threads, str(device), det_limit_side_len)
-    return _PaddleOCR(float(min_confidence), model_dir)
+    return _PaddleOCR(min_confidence, settings["model_dir"])
 
 
 def _check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -292,8 +258,8 @@ class _PaddleOCR:
             ) from err
         if model_dir is None:
             raise FeatureError(
-                f"{KEY}.backend is 'paddleocr' but {KEY}.model_dir is not set, and PaddleOCR "
-                f"would download its models at first use (these machines cannot); {PADDLE_FIX}"
+                f"{KEY}.backend is 'paddleocr' but {KEY}.model_dir is not set, and seedscope "
+                f"never leaves PaddleOCR to download its models at first use; {PADDLE_FIX}"
             )
         model_dir = Path(model_dir).expanduser()
         folders = {"det": model_dir / "det", "rec": model_dir / "rec"}
@@ -476,7 +442,7 @@ def measure(
 class OCRExtractor:
     """``extractor(images, masks)`` -> ``(N, 3)`` float32 rows ``text_ratio, has_text,
     n_boxes`` (:data:`COLUMNS`); the protocol of
-    :class:`seedscope.features.extractors.Extractor`, with masks where others take prompts."""
+    :class:`seedscope.extractors.Extractor`, with masks where others take prompts."""
 
     name = "ocr"
     dim = len(COLUMNS)
@@ -522,20 +488,6 @@ class OCRExtractor:
 
 
 def load_ocr_extractor(settings: dict[str, Any], device: str = "cpu") -> OCRExtractor:
-    """The ``ocr`` extractor from the ``features.ocr`` settings (keys and defaults:
-    :data:`DEFAULTS`: ``backend``, ``min_confidence``, ``batch_size``, ``threads``,
-    ``det_limit_side_len`` for rapidocr, ``model_dir`` for paddleocr). ``device``: see
-    :func:`load_ocr`."""
-    settings = {**DEFAULTS, **{k: v for k, v in (settings or {}).items() if v is not None}}
-    size = settings["batch_size"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ConfigError(f"{KEY}.batch_size must be a positive integer: {size!r}")
-    ocr = load_ocr(
-        settings["backend"],
-        settings["min_confidence"],
-        model_dir=settings["model_dir"],
-        threads=settings["threads"],
-        device=str(device),
-        det_limit_side_len=settings["det_limit_side_len"],
-    )
-    return OCRExtractor(ocr, size)
+    """The ``ocr`` extractor from the validated ``features.ocr`` section (see :func:`load_ocr`;
+    ``batch_size`` images per batch)."""
+    return OCRExtractor(load_ocr(settings, device), settings["batch_size"])

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from seedscope.errors import ConfigError, DataError, error_line
-from seedscope.files import atomic_output, replace_atomically
+from seedscope.files import atomic_output, read_jsonl, replace_atomically
 from seedscope.prompts.coco import list_images, open_image
 from seedscope.prompts.rows import ID_PATTERN, prompt_id
 
@@ -441,37 +441,25 @@ def read_pair_set(folder: str | Path) -> list[dict[str, Any]]:
     and mask file present. Raises ``DataError`` naming the file, line or pair."""
     folder = Path(folder)
     path = folder / PAIRS_FILE
-    if not path.is_file():
-        raise DataError(
-            f"pair set {path} does not exist; build it first (the inpainting pairs rule) or fix "
-            "the path"
-        )
+    lines = read_jsonl(
+        path, "pair set", "the inpainting pairs rule", "delete the folder and rebuild the pair set"
+    )
     rows, seen = [], set()
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
+    for number, row in lines:
+        missing = [key for key in PAIR_KEYS if not isinstance(row, dict) or key not in row]
+        if missing:
+            raise DataError(f"{path}, line {number}: missing key(s) {missing}")
+        ident = row["id"]
+        if not isinstance(ident, str) or not ID_PATTERN.match(ident) or ident in seen:
+            raise DataError(f"{path}, line {number}: bad or duplicate pair id {ident!r}")
+        seen.add(ident)
+        for file in (folder / f"{ident}.png", folder / f"{ident}.mask.png"):
+            if not file.is_file():
                 raise DataError(
-                    f"{path}, line {number}: not valid JSON ({err}); delete the folder and "
+                    f"{path}, line {number}: {file} is missing; delete the folder and "
                     "rebuild the pair set"
-                ) from err
-            missing = [key for key in PAIR_KEYS if not isinstance(row, dict) or key not in row]
-            if missing:
-                raise DataError(f"{path}, line {number}: missing key(s) {missing}")
-            ident = row["id"]
-            if not isinstance(ident, str) or not ID_PATTERN.match(ident) or ident in seen:
-                raise DataError(f"{path}, line {number}: bad or duplicate pair id {ident!r}")
-            seen.add(ident)
-            for file in (folder / f"{ident}.png", folder / f"{ident}.mask.png"):
-                if not file.is_file():
-                    raise DataError(
-                        f"{path}, line {number}: {file} is missing; delete the folder and "
-                        "rebuild the pair set"
-                    )
-            rows.append(row)
+                )
+        rows.append(row)
     if not rows:
         raise DataError(f"{path} holds no pairs; delete it and rebuild the pair set")
     return rows

@@ -3,15 +3,15 @@
 Given a seed and a task, an inpainting is a fixed function of its image-mask pair, and the pairs
 are a random sample of COCO, so each statistic is a mean over pairs.
 
-- **Text ratio** (the mean fraction of the mask covered by text): the interval of
-  :func:`bounded_mean_interval`, for a mean of values in [0, 1]. The ratio is mostly 0, and a
+- **Text ratio** (the mean fraction of the mask covered by text): Gaffke's bound
+  (:func:`seedscope.stats.gaffke_interval`), for a mean in [0, 1]. The ratio is mostly 0, and a
   percentile bootstrap over pairs fails there: it gives [0, 0] to a seed whose 500 pairs show
   no text, and at the paper's 500 pairs it covers a true mean of 0.005 (text in 1 % of
   pairs) in 90 % of samples and one of 0.001 in 62 %. This interval keeps at least 95 % at
   every rate and shape of the simulation in ``tests/test_ocr.py``; for a seed without text its
   upper end is Clopper-Pearson's for the rate.
 - **Text rate** (the fraction of pairs with text): Clopper-Pearson, exact, as for the style
-  flags (:func:`seedscope.style.perseed.rate_interval`, whose docstring says why).
+  flags (:func:`seedscope.stats.clopper_pearson`, whose docstring says why).
 
 **Tag.** The population rate of a task is the fraction of its images with text over all seeds.
 A seed is tagged ``text`` when, in either task, the lower bound of its text-rate interval lies
@@ -25,43 +25,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from seedscope.errors import ConfigError, FeatureError
-from seedscope.style.perseed import rate_interval
+from seedscope.stats import clopper_pearson, gaffke_interval
 
 # the columns of each task in the per-seed text table, after the task's name and "_"
 TASK_COLUMNS = (
     "n", "ratio", "ratio_lo", "ratio_hi", "ratio_rank", "text_count", "text_rate", "text_lo",
     "text_hi", "text_rank", "text_population", "tag",
 )  # fmt: skip
-
-
-def bounded_mean_interval(
-    values: ArrayLike, confidence: float = 0.95, draws: int = 2000, rng=None
-) -> tuple[float, float]:
-    """Interval for the mean of ``values`` in [0, 1]: Gaffke's bound (Gaffke 2005; Learned-
-    Miller and Thomas 2019, arXiv 1905.06208) on each side, each at level (1 - confidence) / 2.
-
-    The upper end is the ``1 - alpha/2`` quantile of ``sum(w_i x_i) + w_extra * 1`` over
-    Dirichlet(1, ..., 1) weights ``w`` on the n values and one extra value at the bound 1; the
-    lower end is the ``alpha/2`` quantile with the extra value at 0. It is the Bayesian
-    bootstrap with one point at the bound, and is about as wide as a bootstrap when many values
-    are non-zero; with all values 0 the upper end is Clopper-Pearson's, ``1 - (alpha/2)^(1/n)``
-    (computed exactly). The weights of the zero values only matter through their sum (a
-    Gamma(#zeros) draw), so a draw costs O(non-zero values), not O(n). ``draws`` Monte Carlo
-    draws, from ``default_rng(rng)``.
-    """
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(rng)
-    n, nonzero = len(values), values[values != 0]
-    alpha = 1 - confidence
-    if len(nonzero) == 0:  # the extra value's weight is Beta(1, n): its quantile, exactly
-        return 0.0, float(1 - (alpha / 2) ** (1 / n))
-    weights = rng.standard_gamma(1.0, (draws, len(nonzero) + 1))  # the non-zero values, the bound
-    zeros = rng.standard_gamma(n - len(nonzero), draws) if n > len(nonzero) else 0.0
-    weighted = weights[:, :-1] @ nonzero
-    total = weights.sum(axis=1) + zeros
-    lower = np.quantile(weighted / total, alpha / 2)  # the extra value at 0
-    upper = np.quantile((weighted + weights[:, -1]) / total, 1 - alpha / 2)  # at 1
-    return float(lower), float(upper)
 
 
 def seed_text_stats(
@@ -76,7 +46,7 @@ def seed_text_stats(
     rng_seed: int = 0,
 ) -> pd.DataFrame:
     """One row per seed (sorted by seed): for every task ``t`` (sorted names), ``t_n`` (its
-    pairs), ``t_ratio`` with ``t_ratio_lo``/``t_ratio_hi`` (:func:`bounded_mean_interval`) and
+    pairs), ``t_ratio`` with ``t_ratio_lo``/``t_ratio_hi`` (Gaffke's bound) and
     ``t_ratio_rank`` (1 = most text), ``t_text_count``, ``t_text_rate`` with
     ``t_text_lo``/``t_text_hi`` (Clopper-Pearson) and ``t_text_rank``, ``t_text_population``,
     ``t_tag``; then ``text_tag`` (either task) and ``tags`` ("text" or "").
@@ -106,11 +76,11 @@ def seed_text_stats(
         n = grouped.size().to_numpy()
         ratio = grouped["text_ratio"].mean().to_numpy()
         intervals = [
-            bounded_mean_interval(group["text_ratio"], confidence, draws, [rng_seed, s, i])
+            gaffke_interval(group["text_ratio"], confidence, draws, [rng_seed, s, i])
             for s, group in grouped
         ]
         count = grouped["has_text"].sum().to_numpy()
-        lower, upper = rate_interval(count, n, confidence)
+        lower, upper = clopper_pearson(count, n, confidence)
         population = rows["has_text"].mean()
         table[f"{task}_n"] = n
         table[f"{task}_ratio"] = ratio

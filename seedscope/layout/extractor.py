@@ -1,12 +1,13 @@
 """The layout extractor: Mask2Former instance segmentation finds the prompt's object, Depth
 Anything estimates depth, and :func:`seedscope.layout.measures.layout_batch` measures them.
 
-Config section ``features.layout`` (defaults in :data:`DEFAULTS`): ``segmenter`` and ``depth``
-(Hugging Face ids or local folders), ``score_threshold`` (the least instance score that counts
-as a detection), ``batch_size``, ``labels`` (``{object: COCO label}`` for objects whose name is
-not a COCO class, e.g. ``{"sofa": "couch"}``) and ``weights`` (``"hub"`` or ``null``: the two
-models as given; ``"tiny"`` needs a folder from :func:`seedscope.tiny.layout.build_tiny_layout`,
-whose ``segmenter/`` and ``depth/`` replace the two models).
+Config section ``features.layout`` (keys, defaults and ranges: ``schemas/config.schema.yaml``):
+``segmenter`` and ``depth`` (Hugging Face ids or local folders), ``score_threshold`` (the least
+instance score that counts as a detection), ``batch_size``, ``labels`` (``{object: COCO label}``
+for objects whose name is not a COCO class, e.g. ``{"sofa": "couch"}``) and ``weights``
+(``"hub"``: the two models as given; ``"tiny"`` needs a folder from
+:func:`seedscope.tiny.layout.build_tiny_layout`, whose ``segmenter/`` and ``depth/`` replace the
+two models).
 
 Post-processing as transformers 5.24 does it (``Mask2FormerImageProcessor``): each query's
 mask logits are resized to 384x384, a (query, class) pair scores its class probability times
@@ -32,15 +33,7 @@ from seedscope.errors import ConfigError, FeatureError, error_line
 from seedscope.files import file_sha256, json_sha256
 from seedscope.layout.labels import check_objects, coco_label
 from seedscope.layout.measures import DEPTH_CONVENTION, LAYOUT_COLUMNS, layout_batch
-
-DEFAULTS: dict[str, Any] = {
-    "segmenter": "facebook/mask2former-swin-large-coco-instance",
-    "depth": "depth-anything/Depth-Anything-V2-Large-hf",
-    "score_threshold": 0.5,
-    "batch_size": 8,
-    "labels": {},
-    "weights": None,
-}
+from seedscope.models import pretrained_source
 
 
 def pick_instance(
@@ -86,35 +79,27 @@ def _describe(source: str | Path) -> dict[str, Any]:
 def _load(key: str, source: str | Path, loaders: tuple) -> tuple[Any, Any]:
     """Load (model, processor) from ``source`` with ``loaders``' ``from_pretrained``; a model
     whose checkpoint lacks weights (transformers would initialise them at random) is an error."""
-    is_path = isinstance(source, Path) or str(source).startswith((".", "/", "~"))
-    is_path = is_path or Path(str(source)).expanduser().exists()
-    folder = f"point features.layout.{key} at a local folder that holds the saved model"
-    if is_path and not Path(source).expanduser().is_dir():
-        raise FeatureError(
-            f"features.layout.{key}: local folder {source} does not exist; {folder} (its "
-            "config.json, weights and preprocessor_config.json) or at a Hugging Face hub id"
-        )
-    fix = (
-        f"on a machine with internet run `huggingface-cli download {source}` and copy the "
-        f"Hugging Face cache here, or {folder}"
-        if not is_path
-        else f"{folder} and its preprocessor_config.json"
+    where = pretrained_source(
+        source,
+        f"features.layout.{key}",
+        folder=f"point features.layout.{key} at a local folder that holds the saved model",
+        holds="its config.json, weights and preprocessor_config.json",
+        path_fix=f"point features.layout.{key} at a folder with its preprocessor_config.json",
     )
-    name = str(Path(source).expanduser()) if is_path else str(source)
-    tried = "as a local folder" if is_path else "as a Hugging Face hub id (offline: the cache)"
     try:
-        model, info = loaders[0].from_pretrained(name, output_loading_info=True)
-        processor = loaders[1].from_pretrained(name)
+        model, info = loaders[0].from_pretrained(where.name, output_loading_info=True)
+        processor = loaders[1].from_pretrained(where.name)
     except (OSError, ValueError) as err:
         raise FeatureError(
-            f"features.layout.{key}: could not load {source!r} {tried} ({error_line(err)}); {fix}"
+            f"features.layout.{key}: could not load {source!r} {where.tried} ({error_line(err)}); "
+            f"{where.fix}"
         ) from err
     missing = sorted(k for k in info["missing_keys"] if not k.startswith("criterion."))
     missing += sorted(k for k, *_ in info["mismatched_keys"])
     if missing:
         raise FeatureError(
             f"features.layout.{key}: {source!r} is not a {loaders[0].__name__} checkpoint: "
-            f"{len(missing)} weights are missing or mismatched (e.g. {missing[0]}); {fix}"
+            f"{len(missing)} weights are missing or mismatched (e.g. {missing[0]}); {where.fix}"
         )
     return model.eval(), processor
 
@@ -133,7 +118,7 @@ class LayoutExtractor:
         self.device = torch.device(device)
         self.batch_size = int(settings["batch_size"])
         self.threshold = float(settings["score_threshold"])
-        self.aliases = dict(settings["labels"] or {})
+        self.aliases = dict(settings["labels"])
         self.label2id = {v: int(k) for k, v in segmenter.config.id2label.items()}
         self.larger_is_nearer = getattr(depth.config, "depth_estimation_type", "") != "metric"
         size = seg_processor.size
@@ -208,7 +193,8 @@ def load_layout(
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
 ) -> LayoutExtractor:
-    """The layout extractor from config section ``features.layout`` (module docstring).
+    """The layout extractor from the validated ``features.layout`` section (module docstring;
+    the schema gives every key, its default and its range).
 
     ``weights``, when given, is a tiny layout folder (``config.json``, ``segmenter/``,
     ``depth/``) that replaces both models; ``settings["weights"] == "tiny"`` requires it.
@@ -220,20 +206,9 @@ def load_layout(
         Mask2FormerImageProcessor,
     )
 
-    unknown = set(settings) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"features.layout has unknown keys {sorted(unknown)}; use {DEFAULTS}")
-    settings = DEFAULTS | dict(settings)
-    threshold, batch_size = settings["score_threshold"], settings["batch_size"]
-    if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-        raise ConfigError(
-            f"features.layout.score_threshold is {threshold!r}; use a number in [0, 1]"
-        )
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"features.layout.batch_size is {batch_size!r}; use a positive integer")
     segmenter, depth, extra = settings["segmenter"], settings["depth"], {}
     if weights is not None:
-        from seedscope.tiny.extractors import read_tiny_config
+        from seedscope.tiny_nets import read_tiny_config
 
         extra = {"tiny": read_tiny_config(weights, "layout")}
         segmenter, depth = Path(weights) / "segmenter", Path(weights) / "depth"
@@ -242,12 +217,13 @@ def load_layout(
             "features.layout.weights is 'tiny' but no tiny layout folder was given; build one "
             "with seedscope.tiny.layout.build_tiny_layout(folder) and pass it as weights"
         )
-    elif settings["weights"] not in (None, "hub"):
+    elif settings["weights"] != "hub":  # the schema takes any string here
         raise ConfigError(
-            f"features.layout.weights is {settings['weights']!r}; use hub (or null: segmenter "
-            "and depth as given) or tiny"
+            f"features.layout.weights is {settings['weights']!r}; use hub (segmenter and depth "
+            "as given) or tiny"
         )
-    check_objects(list(settings["labels"] or {}), settings["labels"])
+    # every alias must name a COCO class; validation checks only the layout set's objects
+    check_objects(list(settings["labels"]), settings["labels"])
     seg = _load(
         "segmenter", segmenter, (Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor)
     )
@@ -257,7 +233,7 @@ def load_layout(
         "segmenter": _describe(segmenter),
         "depth": _describe(depth),
         "score_threshold": float(settings["score_threshold"]),
-        "labels": dict(settings["labels"] or {}),
+        "labels": dict(settings["labels"]),
         "columns": list(LAYOUT_COLUMNS),
         "depth_convention": DEPTH_CONVENTION,
         "dim": len(LAYOUT_COLUMNS),

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from seedscope.layout.measures import LAYOUT_COLUMNS  # noqa: E402
-from seedscope.layout.tables import LayoutFeatures  # noqa: E402
-from seedscope.quality.figures import save_figure  # noqa: E402
+from seedscope.layout.measures import LAYOUT_COLUMNS
+from seedscope.layout.tables import LayoutFeatures
+from seedscope.plotting import plt, save_figure
 
 COLUMN = {name: i for i, name in enumerate(LAYOUT_COLUMNS)}
 

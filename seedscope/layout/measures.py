@@ -56,14 +56,3 @@ def layout_batch(
     nearer = d > median if larger_is_nearer else d < median
     out[found, 4] = (nearer.sum(axis=(1, 2)) + 0.5 * (d == median).sum(axis=(1, 2))) / (h * w)
     return out.astype(np.float32)
-
-
-def object_layout(
-    mask: np.ndarray | None, depth: np.ndarray, larger_is_nearer: bool = True
-) -> np.ndarray:
-    """The layout vector (5 values, :data:`LAYOUT_COLUMNS`) of one image's object ``mask``
-    (boolean HxW; ``None`` or empty: not found, NaN elsewhere) and its depth map ``depth``."""
-    depth = np.asarray(depth)
-    if mask is None:
-        mask = np.zeros(depth.shape, dtype=bool)
-    return layout_batch(np.asarray(mask)[None], depth[None], larger_is_nearer)[0]

@@ -6,7 +6,7 @@ Inputs are aligned per-image arrays: ``seeds``, ``prompt_ids`` and ``values`` ``
 missing cell, never a dropped image.
 
 **Per-seed layout** (:func:`seed_layout`). The detection rate's interval is Clopper-Pearson
-(:func:`seedscope.style.perseed.rate_interval`). A component's mean over the seed's detected
+(:func:`seedscope.stats.clopper_pearson`). A component's mean over the seed's detected
 prompts gets a *BCa* bootstrap interval: prompts are resampled with multinomial weights shared by
 all seeds (one matrix product for every seed), each replicate is the weighted mean over the
 seed's detected prompts (so the number detected varies, as it does between prompt samples), the
@@ -56,11 +56,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from seedscope.errors import ConfigError, FeatureError
 from seedscope.layout.measures import LAYOUT_COLUMNS
-from seedscope.style.perseed import rate_interval
+from seedscope.stats import bca_bounds, clopper_pearson
 
 COMPONENTS = LAYOUT_COLUMNS[1:]
 RESAMPLES = 1000
@@ -111,25 +110,6 @@ def layout_grid(seeds: ArrayLike, prompt_ids: ArrayLike, values: ArrayLike):
     return np.asarray(s_labels), present, grid_found, layout
 
 
-def _bca(reps: np.ndarray, estimate: np.ndarray, values: np.ndarray, confidence: float):
-    """BCa bounds per row of ``reps`` (rows x R, NaN: undefined replicate) for a mean whose
-    observations per row are ``values`` (rows x P, NaN: not observed)."""
-    valid = np.isfinite(reps)
-    count = valid.sum(axis=1)
-    below = ((reps < estimate[:, None]) & valid).sum(axis=1)
-    ties = ((reps == estimate[:, None]) & valid).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z0 = stats.norm.ppf(np.clip((below + 0.5 * ties) / count, 1e-6, 1 - 1e-6))
-        d = np.nan_to_num(values - estimate[:, None])
-        acc = np.nan_to_num((d**3).sum(axis=1) / (6 * ((d**2).sum(axis=1)) ** 1.5))
-    z = stats.norm.ppf([(1 - confidence) / 2, (1 + confidence) / 2])
-    q = stats.norm.cdf(z0[:, None] + (z0[:, None] + z) / (1 - acc[:, None] * (z0[:, None] + z)))
-    q = np.clip(np.where(np.isfinite(q), q, 0.5), 0, 1)  # NaN: no replicate at all
-    ordered = np.sort(np.where(valid, reps, np.inf), axis=1)
-    index = np.rint(q * np.maximum(count - 1, 0)[:, None]).astype(int)
-    return np.take_along_axis(ordered, index, axis=1).T
-
-
 def seed_layout(
     seeds: ArrayLike,
     prompt_ids: ArrayLike,
@@ -146,7 +126,7 @@ def seed_layout(
     n, detected = present.sum(axis=1), found.sum(axis=1)
     table = pd.DataFrame({"seed": labels, "n": n, "detected": detected})
     table["detection_rate"] = detected / n
-    table["detection_lo"], table["detection_hi"] = rate_interval(detected, n, confidence)
+    table["detection_lo"], table["detection_hi"] = clopper_pearson(detected, n, confidence)
     rng = np.random.default_rng(seed)
     p = present.shape[1]
     weights = rng.multinomial(p, np.full(p, 1.0 / p), size=resamples).T.astype(float)
@@ -156,7 +136,7 @@ def seed_layout(
             y = layout[:, :, i]
             mean = np.where(found, y, 0.0).sum(axis=1) / detected
             reps = (np.where(found, y, 0.0) @ weights) / counts
-            lo, hi = _bca(reps, mean, y, confidence)
+            lo, hi = bca_bounds(reps, mean, y, confidence)
             few = detected < 2
             table[f"{name}_mean"] = mean
             table[f"{name}_lo"] = np.where(few, np.nan, lo)

@@ -6,8 +6,9 @@ as given and read as ``features.style.measure`` says (sky band, brightness and g
 widths: fields of :class:`~seedscope.style.measures.Thresholds`); the flags are not stored, they
 follow from the measures and the flag thresholds later. From column :data:`GRAM_OFFSET` on
 comes the Gram vector of the VGG layers (:mod:`seedscope.style.gram`) under the seeded
-projection :class:`~seedscope.style.gram.GramProjection`. :func:`split_style` splits such a
-matrix; ``meta["measure_columns"]`` and ``meta["gram_offset"]`` record the layout.
+projection :class:`~seedscope.style.gram.GramProjection`. ``meta["measure_columns"]`` and
+``meta["gram_offset"]`` record the layout; :func:`seedscope.style.tables.read_style_tables`
+splits such tables.
 
 **Network.** Only VGG-19's convolutional part (``torchvision.models.vgg19().features``) is
 built, truncated after the deepest requested layer; its classifier (120 M parameters) is never
@@ -38,22 +39,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from seedscope.errors import ConfigError, FeatureError
+from seedscope.errors import FeatureError
 from seedscope.files import file_sha256
 from seedscope.style.gram import GramProjection, gram_layers
 from seedscope.style.measures import MEASURES, Thresholds, measure_batch
 
 GATYS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-DEFAULTS: dict[str, Any] = {
-    "weights": "torchvision",
-    "layers": list(GATYS_LAYERS),
-    "dim": 1024,
-    "nonzeros": 8,
-    "projection_seed": 0,
-    "batch_size": 16,
-    "image_size": None,
-    "measure": {},
-}
 MEASURE_COLUMNS = MEASURES
 GRAM_OFFSET = len(MEASURES)
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -95,7 +86,7 @@ def vgg_features(cfg: Sequence[int | str], state: dict[str, torch.Tensor]) -> nn
 
 class StyleExtractor:
     """``extractor(images)`` -> ``(N, len(MEASURES) + projection dim)`` float32 (module
-    docstring); follows :class:`seedscope.features.extractors.Extractor`."""
+    docstring); follows :class:`seedscope.extractors.Extractor`."""
 
     name = "style"
     needs_prompts = False
@@ -186,29 +177,15 @@ class StyleExtractor:
             return self.projection(parts).cpu().numpy()
 
 
-def split_style(features: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """A style feature matrix ``(N, len(MEASURES) + dim)`` split into ``({measure: (N,)},
-    gram (N, dim))``; the measures feed :class:`seedscope.style.measures.Thresholds` flags."""
-    features = np.asarray(features)
-    if features.ndim != 2 or features.shape[1] <= GRAM_OFFSET:
-        raise FeatureError(
-            f"style features have {len(MEASURES)} measure columns then the Gram projection; "
-            f"got shape {features.shape}: is this the style extractor's table?"
-        )
-    measures = {name: features[:, i] for i, name in enumerate(MEASURE_COLUMNS)}
-    return measures, features[:, GRAM_OFFSET:]
-
-
 def load_style(
     settings: dict[str, Any],
     device: str | torch.device = "cpu",
     weights: str | Path | None = None,
 ) -> StyleExtractor:
-    """The style extractor from the ``features.style`` settings (keys and defaults:
-    :data:`DEFAULTS`). ``weights``, a tiny style folder or a local state dict, overrides
-    ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is required."""
-    settings = {**DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
-    _check(settings)
+    """The style extractor from the validated ``features.style`` section (the schema,
+    ``schemas/config.schema.yaml``, gives every key, its default and its range; the validator
+    checks ``measure``'s fields). ``weights``, a tiny style folder or a local state dict,
+    overrides ``settings["weights"]``; with ``settings["weights"] == "tiny"`` it is required."""
     chosen = settings["weights"] if weights is None else weights
     if chosen == "tiny":
         raise FeatureError(
@@ -220,7 +197,7 @@ def load_style(
         cfg, state = None, _torchvision_state()
         weights_meta = {"weights": "torchvision:VGG19_Weights.IMAGENET1K_V1", **_cached()}
     elif Path(chosen).expanduser().is_dir():
-        from seedscope.tiny.style import load_tiny_style
+        from seedscope.tiny_nets import load_tiny_style
 
         cfg, state, weights_meta = load_tiny_style(Path(chosen).expanduser())
     else:
@@ -231,25 +208,6 @@ def load_style(
         cfg = cfgs["E"]  # VGG-19
     features = vgg_features(cfg, state)
     return StyleExtractor(features, settings["layers"], settings, device, weights_meta)
-
-
-def _check(settings: dict[str, Any]) -> None:
-    layers = settings["layers"]
-    if isinstance(layers, str) or not all(isinstance(name, str) for name in layers):
-        raise ConfigError(f"features.style.layers must be a list of names like relu1_1: {layers}")
-    for key in ("dim", "nonzeros", "batch_size"):
-        if not isinstance(settings[key], int) or settings[key] < 1:
-            raise ConfigError(f"features.style.{key} must be a positive integer: {settings[key]}")
-    size = settings["image_size"]
-    if size is not None and (not isinstance(size, int) or size < 1):
-        raise ConfigError(f"features.style.image_size must be null or a positive integer: {size}")
-    try:
-        Thresholds(**settings["measure"])
-    except TypeError as err:
-        raise ConfigError(
-            f"features.style.measure takes fields of seedscope.style.measures.Thresholds "
-            f"(sky_band, sky_min_brightness, sky_max_gradient, border_outer, border_inset): {err}"
-        ) from err
 
 
 def _torchvision_state() -> dict[str, torch.Tensor]:

@@ -6,17 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
-
-from seedscope.diverse.fps import farthest_point_sampling  # noqa: E402
-from seedscope.quality.figures import drawn_images, save_figure  # noqa: E402
-from seedscope.style.measures import FLAGS  # noqa: E402
+from seedscope.plotting import drawn_images, plt, save_figure
+from seedscope.sampling import farthest_point_sampling
+from seedscope.style.measures import FLAGS
 
 THUMB_INCHES = 0.4  # width of a thumbnail on the style map
 TAG_COLOURS = {"grayscale": "tab:gray", "sky": "tab:blue", "border": "tab:red"}

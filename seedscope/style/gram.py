@@ -45,11 +45,6 @@ import torch
 from seedscope.errors import ConfigError, FeatureError
 
 
-def gram_size(channels: Sequence[int]) -> int:
-    """Length of the Gram vector of layers with these channel counts."""
-    return sum(c * (c - 1) // 2 for c in channels)
-
-
 def gram_layers(features: Sequence[torch.Tensor], eps: float = 1e-8) -> list[torch.Tensor]:
     """Each layer's flattened upper triangle of channel cosines: ``(B, C (C - 1) / 2)``, float32.
 
@@ -68,11 +63,6 @@ def gram_layers(features: Sequence[torch.Tensor], eps: float = 1e-8) -> list[tor
         rows, cols = torch.triu_indices(*gram.shape[1:], offset=1, device=gram.device)
         parts.append(gram[:, rows, cols])
     return parts
-
-
-def gram_vector(features: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The paper's Gram style vector: :func:`gram_layers` concatenated, ``(B, gram_size)``."""
-    return torch.cat(gram_layers(features), dim=1)
 
 
 class GramProjection:

@@ -22,7 +22,7 @@ not depend on its thread count. So the same inputs give the same map, whatever t
 and the number of threads or ``workers``, on the same machine and library versions.
 
 **Time.** One map of ``N = 1024`` seeds takes ``P + 1`` t-SNE runs; at defaults each takes 8
-to 12 s on this machine's 2 CPU cores (scikit-learn 1.9; random Gram vectors, ``D = 1024``).
+to 12 s on 2 CPU cores (scikit-learn 1.9; random Gram vectors, ``D = 1024``).
 ``seed_map`` at ``N = 1024, P = 20`` measured 179 s with the cores to itself, 243 s with
 ``threads=1``, and 412 s on 2 threads while other jobs used the cores (t-SNE's OpenMP threads
 wait on each other: on a shared machine use ``threads=1``). The paper config's ``P = 100`` (our

@@ -131,12 +131,6 @@ def flags(measures: dict[str, np.ndarray], thresholds: Thresholds | None = None)
     }
 
 
-def measure_image(image: np.ndarray, thresholds: Thresholds | None = None) -> dict[str, object]:
-    """:func:`measure_batch` for one image ``(H, W, 3)``: plain floats and bools."""
-    batch = measure_batch(np.asarray(image)[None], thresholds)
-    return {name: value[0].item() for name, value in batch.items()}
-
-
 def _check_images(images: np.ndarray) -> None:
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[-1] != 3:
         shape = getattr(images, "shape", type(images).__name__)

@@ -30,22 +30,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from seedscope.errors import ConfigError, FeatureError
-
-
-def rate_interval(
-    flagged: ArrayLike, n: ArrayLike, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Clopper-Pearson interval of a proportion: ``flagged`` successes out of ``n``
-    (arrays broadcast). The lower bound is 0 when none is flagged, the upper 1 when all are."""
-    k, n = np.asarray(flagged, dtype=float), np.asarray(n, dtype=float)
-    alpha = 1 - confidence
-    with np.errstate(invalid="ignore"):
-        lower = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-        upper = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
-    return lower, upper
+from seedscope.stats import clopper_pearson
 
 
 def seed_rates(
@@ -90,7 +77,7 @@ def seed_rates(
     for name in flags:
         count = grouped[name].sum().to_numpy()
         population = pairs[name].mean()
-        lower, upper = rate_interval(count, table["n"], confidence)
+        lower, upper = clopper_pearson(count, table["n"], confidence)
         table[f"{name}_count"] = count
         table[f"{name}_rate"] = count / table["n"]
         table[f"{name}_lo"], table[f"{name}_hi"] = lower, upper
