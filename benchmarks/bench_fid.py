@@ -28,12 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from cleanfid import fid as cleanfid
 from PIL import Image
 
-from seedscope.features.extractors import load_extractor
+from seedscope.extractors import load_extractor
 from seedscope.quality.frechet import frechet_to_reference, reference_stats
 from seedscope.tiny.extractors import build_tiny_extractor
+from seedscope.validate import validate_config
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _images(rng: np.random.Generator, n: int, size: int, tint: float) -> list[np.ndarray]:
@@ -63,10 +67,18 @@ def _versus(theirs: list, ours: list, clean_fid_seconds: float, seedscope_second
     }
 
 
+def inception_settings() -> dict:
+    """The ``features.inception`` section the rules get: tiny weights, batches of 64, the
+    schema's other defaults (the paper's config.yaml with its own section replaced)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["features"]["inception"] = {"weights": "tiny", "batch_size": 64}
+    return validate_config(config, check_libraries=False)["features"]["inception"]
+
+
 def bench_folders(seeds: int, prompts: int, size: int, work: Path) -> dict:
     rng = np.random.default_rng(0)
     weights = build_tiny_extractor("inception", work / "tiny-inception")
-    extractor = load_extractor("inception", {"weights": "tiny", "batch_size": 64}, "cpu", weights)
+    extractor = load_extractor("inception", inception_settings(), "cpu", weights)
     reference = _images(rng, prompts, size, 0.0)
     per_seed = [_images(rng, prompts, size, 0.1 * s / seeds) for s in range(seeds)]
     _write_folder(work / "reference", reference)

@@ -72,7 +72,7 @@ SMALL_SETTINGS = {
     "hps_prompts": 6,
     "golden": {"top_k": 16, "permutations": 100},
     "table1": {"draws": 2},
-    "fig5": {"prompts": 2, "seeds": 2},
+    "fig5": {"prompts": 2, "seed_count": 2},
 }
 COMPUTE_RESAMPLES = 2  # perseed_block's FID subsets per fraction (module docstring)
 
@@ -82,7 +82,7 @@ def settings(scale: str) -> dict:
     ``SMALL_SETTINGS`` in its ``quality`` section at the small scale."""
     import yaml
 
-    from seedscope.config import validate_config
+    from seedscope.validate import validate_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     if scale == "small":
@@ -120,9 +120,11 @@ def sizes(scale: str, config: dict) -> dict:
 # Paths and the jobs: each rule's script with its inputs, outputs and params, in the DAG's order
 # ------------------------------------------------------------------------------------------------
 def blocks(scale: dict) -> list[str]:
-    """The seed blocks' names, ``seeds-<first>-<last>``."""
+    """The seed blocks' names (``seedscope.shards.block_name``)."""
+    from seedscope.shards import block_name
+
     size = scale["block"]
-    return [f"seeds-{a:04d}-{a + size - 1:04d}" for a in range(0, scale["seeds"], size)]
+    return [block_name(first, first + size - 1) for first in range(0, scale["seeds"], size)]
 
 
 def shard(root: Path, block: str) -> str:
@@ -328,36 +330,6 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
 # ------------------------------------------------------------------------------------------------
 # Running one job in its own process, as Snakemake's script directive would
 # ------------------------------------------------------------------------------------------------
-class Named(list):
-    """A list whose named parts are also attributes and string keys, like Snakemake's
-    ``Namedlist`` (``snakemake.input.shards``, ``snakemake.input["fid"]``, ``output[0]``)."""
-
-    def __init__(self, parts: dict | list):
-        if isinstance(parts, list):
-            super().__init__(parts)
-            return
-        super().__init__(x for v in parts.values() for x in (v if isinstance(v, list) else [v]))
-        for name, value in parts.items():
-            setattr(self, name, value)
-
-    def __getitem__(self, key):
-        return getattr(self, key) if isinstance(key, str) else super().__getitem__(key)
-
-
-class Outputs(Named):
-    """Named outputs; one that the script writes but the job does not name (an output added to
-    the rule since) goes to a scratch file, so that the measurement still runs."""
-
-    def __init__(self, parts: dict | list, scratch: Path):
-        super().__init__(parts)
-        self._scratch = scratch
-
-    def __getattr__(self, name: str) -> str:  # only for names not set
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return str(self._scratch / name)
-
-
 class StubExtractor:
     """Zeros of the Inception features' shape, in place of the network (extract_features)."""
 
@@ -375,15 +347,14 @@ class StubExtractor:
 
 def run_job(spec_path: str) -> None:
     """Run one job's script (in this fresh process) and record its peak memory."""
-    import runpy
-    from types import SimpleNamespace
+    from seedscope.jobs import run_script, stand_in
 
     spec = json.loads(Path(spec_path).read_text())
     for part in (spec["output"], spec["log"]):
         for path in part.values() if isinstance(part, dict) else part:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     if spec.get("stub_extractor"):
-        import seedscope.features.extractors as extractors
+        import seedscope.extractors as extractors
 
         dim = spec["stub_extractor"]
         extractors.load_extractor = lambda name, settings, device, weights=None: StubExtractor(
@@ -391,18 +362,19 @@ def run_job(spec_path: str) -> None:
         )
     scratch = Path(spec["log"][0]).parent / "extra-outputs"
     scratch.mkdir(parents=True, exist_ok=True)
-    snakemake = SimpleNamespace(
-        input=Named(spec["input"]),
-        output=Outputs(spec["output"], scratch),
-        params=Named(spec["params"]),
-        wildcards=Named(spec["wildcards"]),
-        log=Named(spec["log"]),
+    snakemake = stand_in(
+        input=spec["input"],
+        output=spec["output"],
+        params=spec["params"],
+        wildcards=spec["wildcards"],
+        log=spec["log"],
         threads=spec["threads"],
         rule=spec["rule"],
         config=spec["config"],
+        scratch=scratch,  # an output added to the rule since still has somewhere to go
     )
     try:
-        runpy.run_path(str(REPO / "scripts" / spec["script"]), {"snakemake": snakemake})
+        run_script(REPO / "scripts" / spec["script"], snakemake)
     finally:
         status = Path("/proc/self/status").read_text()
         peak_kb = int(re.search(r"VmHWM:\s+(\d+) kB", status)[1])

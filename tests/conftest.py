@@ -14,7 +14,7 @@ import pytest
 import torch
 
 os.environ["HF_HUB_OFFLINE"] = "1"
-# config checks that passed are remembered (seedscope.checked): per session here, not per user
+# config checks that passed are remembered (seedscope.check_cache): per session here, not per user
 os.environ["SEEDSCOPE_CACHE"] = tempfile.mkdtemp(prefix="seedscope-cache-")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(1)
@@ -41,8 +41,8 @@ def env_without_scontrol() -> dict[str, str]:
     """This process's environment with an ``scontrol`` first on PATH that fails at once.
 
     The SLURM executor plugin runs ``scontrol show config`` each time Snakemake starts (for a
-    help text). Where SLURM is installed but no controller answers, as on this machine between
-    SLURM tests, that call waits about 10 s. Snakemake runs that submit nothing to SLURM use this
+    help text). Where SLURM is installed but no controller answers (e.g. between SLURM tests),
+    that call waits about 10 s. Snakemake runs that submit nothing to SLURM use this
     environment; the SLURM tests run the real ``scontrol``.
     """
     path = os.environ.get("PATH", "")

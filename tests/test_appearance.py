@@ -13,17 +13,17 @@ import pytest
 from test_style import PLANT, colourful
 
 from seedscope.cli import main
-from seedscope.config import load_config, validate_config
 from seedscope.dag import Dag
 from seedscope.errors import ConfigError
+from seedscope.extractors import load_extractor
 from seedscope.features.extract import extract_shard
-from seedscope.features.extractors import load_extractor
 from seedscope.features.table import write_table
 from seedscope.seedbank import build_bank, load_bank, save_bank
 from seedscope.shards import ShardWriter, encode_png, image_key
 from seedscope.style.measures import FLAGS
 from seedscope.style.sample import sample_prompts
 from seedscope.style.tables import read_style_tables, style_table
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO
 
@@ -139,7 +139,7 @@ def write_shard(path, prompt_ids, seeds, images):
 
 
 @pytest.fixture(scope="module")
-def planted_tables(tmp_path_factory):
+def planted_tables(tmp_path_factory, demo):
     """Two seed blocks of 10 seeds x 30 prompts of 64 px images; seed 103 desaturated, 107
     framed, 112 with a white sky in 80 % of its prompts (3 % of all others by chance), as in
     test_style; extracted by the tiny style extractor on a sample of 24 prompts."""
@@ -149,12 +149,10 @@ def planted_tables(tmp_path_factory):
     rng = np.random.default_rng(15)
     prompt_ids = [f"s-{i:05d}" for i in range(30)]
     keep = set(sample_prompts(prompt_ids, 24, seed=0))
-    extractor = load_extractor(
-        "style",
-        {"weights": "tiny", "dim": 64, "batch_size": 50},
-        "cpu",
-        build_tiny_style(tmp / "vgg"),
-    )
+    config = copy.deepcopy(demo)
+    config["features"]["style"] = {"weights": "tiny", "dim": 64, "batch_size": 50}
+    settings = validate_config(config, check_libraries=False)["features"]["style"]
+    extractor = load_extractor("style", settings, "cpu", build_tiny_style(tmp / "vgg"))
     tables = []
     for first in (100, 110):
         seeds = list(range(first, first + 10))

@@ -1,10 +1,10 @@
-"""seedscope.checked: library checks of the config, remembered once they pass."""
+"""seedscope.check_cache: library checks of the config, remembered once they pass."""
 
 import pytest
 
-from seedscope import checked
-from seedscope.config import load_config, validate_config
+from seedscope import check_cache
 from seedscope.errors import ConfigError
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO
 
@@ -28,13 +28,13 @@ def counting(fails=False):
 
 def test_a_passed_check_runs_once_per_arguments_and_library_version(cache, monkeypatch):
     check, calls = counting()
-    checked.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
-    checked.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
+    check_cache.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
+    check_cache.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
     assert calls == [("m", {"pipeline": "P"})] and len(list(cache.iterdir())) == 1
-    checked.check_once("fit", ["diffusers"], check, "m", {"pipeline": "Q"})
+    check_cache.check_once("fit", ["diffusers"], check, "m", {"pipeline": "Q"})
     assert len(calls) == 2
-    monkeypatch.setattr(checked, "library_version", lambda name: "0.0-other")
-    checked.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
+    monkeypatch.setattr(check_cache, "library_version", lambda name: "0.0-other")
+    check_cache.check_once("fit", ["diffusers"], check, "m", {"pipeline": "P"})
     assert len(calls) == 3
 
 
@@ -42,7 +42,7 @@ def test_a_failing_check_raises_every_time_and_is_not_remembered(cache):
     check, calls = counting(fails=True)
     for _ in range(2):
         with pytest.raises(ConfigError):
-            checked.check_once("fit", ["diffusers"], check, "m")
+            check_cache.check_once("fit", ["diffusers"], check, "m")
     assert len(calls) == 2 and not (cache.exists() and any(cache.iterdir()))
 
 
@@ -51,8 +51,8 @@ def test_an_unwritable_cache_runs_every_check(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("SEEDSCOPE_CACHE", str(blocker))
     check, calls = counting()
-    checked.check_once("fit", ["timm"], check, "resnet50")
-    checked.check_once("fit", ["timm"], check, "resnet50")
+    check_cache.check_once("fit", ["timm"], check, "resnet50")
+    check_cache.check_once("fit", ["timm"], check, "resnet50")
     assert len(calls) == 2
 
 

@@ -7,7 +7,6 @@ import json
 import logging
 import random
 import shutil
-import time
 from collections import Counter
 
 import numpy as np
@@ -32,11 +31,11 @@ from seedscope.classifier import (
 )
 from seedscope.classifier.checkpoint import load_checkpoint
 from seedscope.classifier.gradcam import target_layer
-from seedscope.classifier.train import wilson_interval
 from seedscope.errors import ConfigError, DataError, ModelNotFoundError, ShardError
 from seedscope.generate import render_shard
 from seedscope.models import load_pipeline
 from seedscope.shards import ShardReader, manifest_path
+from seedscope.stats import wilson_interval
 
 from conftest import model_spec
 
@@ -432,11 +431,10 @@ def test_unknown_timm_name_lists_close_matches():
         build_classifier("resnet10t", 1)
 
 
-def test_pretrained_weights_offline_fail_fast_and_clearly():
-    start = time.perf_counter()
+def test_pretrained_weights_offline_fail_clearly():
+    """How fast it fails: benchmarks/bench_offline_failures.py."""
     with pytest.raises(ModelNotFoundError, match="pretrained weights for timm model 'resnet10t'"):
         build_classifier("resnet10t", 8, pretrained=True)
-    assert time.perf_counter() - start < 20
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         build_classifier("resnet10t", 8, pretrained="/nonexistent/weights.safetensors")
 

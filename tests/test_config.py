@@ -5,8 +5,10 @@ import copy
 import pytest
 import yaml
 
-from seedscope.config import block_name, load_config, seed_blocks, validate_config
 from seedscope.errors import ConfigError, ModelNotFoundError
+from seedscope.shards import block_name
+from seedscope.study import seed_blocks
+from seedscope.validate import load_config, validate_config
 
 from conftest import REPO
 

@@ -9,18 +9,27 @@ import math
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from torch.nn import functional as F
 
-from seedscope.config import load_config
 from seedscope.errors import ConfigError, FeatureError
+from seedscope.extractors import EXTRACTORS, load_extractor
 from seedscope.features.dino import HUB_ID, load_dino
-from seedscope.features.extractors import EXTRACTORS, load_extractor
 from seedscope.tiny.extractors import TINY_DINO, build_tiny_extractor
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO
 
 SETTINGS = {"weights": "tiny", "batch_size": 3}
+
+
+def dino_settings(**keys) -> dict:
+    """The ``features.dino`` section as the validator gives it: ``keys`` over the schema's
+    defaults."""
+    config = yaml.safe_load(DEMO.read_text())
+    config["features"]["dino"] = keys
+    return validate_config(config, check_libraries=False)["features"]["dino"]
 
 
 def images(n: int, seed: int = 0, shape=(64, 64)) -> list[np.ndarray]:
@@ -181,7 +190,7 @@ def test_layer_norm_eps_is_dinos(tmp_path):
     torch.manual_seed(0)
     config = ViTConfig(**(TINY_DINO | {"layer_norm_eps": 1e-12}))
     ViTModel(config, add_pooling_layer=False).save_pretrained(tmp_path / "vit")
-    extractor = load_dino({"weights": str(tmp_path / "vit")})
+    extractor = load_dino(dino_settings(weights=str(tmp_path / "vit")))
     assert extractor.meta["layer_norm_eps"] == 1e-6 and "tiny" not in extractor.meta
     assert {m.eps for m in extractor.model.modules() if isinstance(m, torch.nn.LayerNorm)} == {1e-6}
 
@@ -189,11 +198,11 @@ def test_layer_norm_eps_is_dinos(tmp_path):
 def test_missing_folder_names_the_key(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(FeatureError) as err:
-        load_extractor("dino", {"weights": str(missing)}, "cpu")
+        load_extractor("dino", dino_settings(weights=str(missing)), "cpu")
     assert "features.dino.weights" in str(err.value) and str(missing) in str(err.value)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FeatureError, match="features.dino.weights.*model.safetensors"):
-        load_dino({}, weights=tmp_path / "empty")
+        load_dino(dino_settings(), weights=tmp_path / "empty")
 
 
 def test_hub_id_offline_with_empty_cache(tmp_path, monkeypatch):
@@ -204,11 +213,11 @@ def test_hub_id_offline_with_empty_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(FeatureError) as err:
-        load_extractor("dino", {"weights": HUB_ID, "batch_size": 4}, "cpu")
+        load_extractor("dino", dino_settings(weights=HUB_ID, batch_size=4), "cpu")
     message = str(err.value)
     assert "features.dino.weights" in message and f"huggingface-cli download {HUB_ID}" in message
     with pytest.raises(FeatureError, match="features.dino.weights"):
-        load_dino({})  # the default is the hub id
+        load_dino(dino_settings())  # the default is the hub id
 
 
 def test_other_checkpoints_and_bad_settings_are_refused(tmp_path):
@@ -218,15 +227,15 @@ def test_other_checkpoints_and_bad_settings_are_refused(tmp_path):
     tiny = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2}
     Dinov2Model(Dinov2Config(**tiny, image_size=28, patch_size=14)).save_pretrained(tmp_path / "v2")
     with pytest.raises(FeatureError, match="features.dino.weights"):
-        load_dino({}, weights=tmp_path / "v2")
+        load_dino(dino_settings(), weights=tmp_path / "v2")
     with pytest.raises(FeatureError, match="build_tiny_extractor"):
-        load_extractor("dino", {"weights": "tiny"}, "cpu")
+        load_extractor("dino", dino_settings(weights="tiny"), "cpu")
     with pytest.raises(FeatureError, match="build_tiny_extractor"):
-        load_dino({"weights": "tiny"})
-    with pytest.raises(ConfigError, match="features.dino.batch_size"):
-        load_dino({"weights": "tiny", "batch_size": 0})
-    with pytest.raises(ConfigError, match="unknown keys"):
-        load_dino({"weights": "tiny", "image_size": 224})
+        load_dino(dino_settings(weights="tiny"))
+    with pytest.raises(ConfigError, match="features.dino.batch_size"):  # the schema's check
+        dino_settings(weights="tiny", batch_size=0)
+    with pytest.raises(ConfigError, match="image_size"):
+        dino_settings(weights="tiny", image_size=224)
 
 
 def test_bad_images_are_refused(dino):

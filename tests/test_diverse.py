@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seedscope.diverse.fps import farthest_point_sampling, fps_sets, layout_seed_features
+from seedscope.diverse.fps import fps_sets, layout_seed_features
 from seedscope.diverse.score import (
     mean_interval,
     mean_scores,
@@ -17,6 +17,7 @@ from seedscope.diverse.score import (
     vendi_scores,
 )
 from seedscope.errors import ConfigError, FeatureError
+from seedscope.sampling import farthest_point_sampling
 
 SQUARE = np.array([[0.5, 0.5], [0.4, 0.6], [0, 0], [1, 0], [0, 1], [1, 1], [0.2, 0.3]], dtype=float)
 
@@ -52,7 +53,7 @@ def test_fps_sets_reproducible_with_distinct_first_seeds():
     assert len(set(firsts)) == 10
     assert all(len(set(s)) == 4 for s in a)
     assert all(s == farthest_point_sampling(feats, 4, s[0]) for s in a)
-    assert sorted(s[0] for s in fps_sets(feats, 1, repeats=40, seed=0)) == list(range(40))
+    assert sorted(s[0] for s in fps_sets(feats, 2, repeats=40, seed=0)) == list(range(40))
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,9 @@ def test_fps_bad_config_names_the_key(c, repeats, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         fps_sets(SQUARE, c, repeats, seed=0)
     if key == "diverse.c":
-        with pytest.raises(ConfigError, match="between 1 and the number of seeds"):
+        with pytest.raises(ConfigError, match="between 2 and the number of seeds"):
+            fps_sets(SQUARE, c, repeats, seed=0)
+        with pytest.raises(ValueError, match="between 1 and the number of points"):
             farthest_point_sampling(SQUARE, c, first=0)
 
 
@@ -263,7 +266,7 @@ def test_random_seed_baseline():
 
 def test_random_seed_baseline_bad_input():
     feats = np.ones((5, 3, 2))
-    with pytest.raises(ConfigError, match=r"diverse\.c = 4 .* between 2 and the number of seeds"):
+    with pytest.raises(ConfigError, match=r"diverse\.c: 4 .* between 2 and the number of seeds"):
         random_seed_baseline(feats, c=4, draws=10, seed=0)
     with pytest.raises(ConfigError, match="draws"):
         random_seed_baseline(feats, c=2, draws=1, seed=0)

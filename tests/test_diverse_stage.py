@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from seedscope.cli import main
-from seedscope.config import load_config, validate_config
 from seedscope.dag import Dag
 from seedscope.diverse.settings import pg_coeffs, pg_models, pg_support
 from seedscope.diverse.stage import seed_sets, table2_rows
@@ -20,6 +19,7 @@ from seedscope.errors import ConfigError
 from seedscope.layout.tables import LayoutFeatures
 from seedscope.seedbank import SeedBankError, build_bank, load_bank, pick, save_bank
 from seedscope.style.tables import StyleFeatures
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO
 

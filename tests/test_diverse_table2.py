@@ -17,7 +17,7 @@ from seedscope.diverse.cubes import (
     style_cube,
     style_fps_features,
 )
-from seedscope.diverse.fps import farthest_point_sampling, fps_sets
+from seedscope.diverse.fps import fps_sets
 from seedscope.diverse.score import (
     mean_interval,
     mean_scores,
@@ -44,6 +44,7 @@ from seedscope.diverse.table2 import (
 from seedscope.errors import ConfigError, FeatureError
 from seedscope.layout.tables import LayoutFeatures
 from seedscope.prompts.synthetic import PAPER_MODIFIERS, PAPER_OBJECTS, make_synthetic_prompts
+from seedscope.sampling import farthest_point_sampling
 from seedscope.style.tables import StyleFeatures
 
 FAST = {"resamples": 400, "confidence": 0.95}
@@ -382,7 +383,7 @@ def test_c_larger_than_the_seed_pool_is_a_config_error():
     with pytest.raises(ConfigError, match="diverse.c"):
         fps_sets(features, 6, repeats=1, seed=0)
     pool = {"style": {"paper": np.random.default_rng(7).normal(size=(4, 5, 3))}}
-    with pytest.raises(ConfigError, match="diverse.c = 6"):
+    with pytest.raises(ConfigError, match="diverse.c: 6 is out of range"):
         diversity_rows(pool, {}, c=6, draws=10, **FAST)
     with pytest.raises(ConfigError, match="diverse.c = 3"):
         diversity_rows(pool, {"style": [[0, 1]]}, c=3, draws=10, **FAST)

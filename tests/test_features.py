@@ -13,11 +13,12 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from seedscope.errors import FeatureError, ShardError
+from seedscope.extractors import load_extractor
 from seedscope.features.extract import extract_shard
-from seedscope.features.extractors import load_extractor
 from seedscope.features.hps import hps_checkpoint
 from seedscope.features.inception import INCEPTION_FILE, load_inception
 from seedscope.features.reference import reference_table
@@ -25,14 +26,23 @@ from seedscope.features.table import read_table, write_table
 from seedscope.prompts.coco import make_demo_images
 from seedscope.shards import ShardReader, ShardWriter, encode_png, image_key
 from seedscope.tiny.extractors import build_tiny_extractor
+from seedscope.validate import validate_config
 
-from conftest import REPO
+from conftest import DEMO, REPO
 
 PROMPTS = [
     {"id": "t-00000", "text": "a red dog", "set": "t", "meta": {}},
     {"id": "t-00001", "text": "a blue cat on a mat", "set": "t", "meta": {}},
 ]
 SEEDS = [3, 4, 5]
+
+
+def extractor_settings(name: str, **keys) -> dict:
+    """The ``features.<name>`` section as the validator gives it: ``keys`` over the schema's
+    defaults (the demo config with its own section replaced)."""
+    config = yaml.safe_load(DEMO.read_text())
+    config["features"][name] = keys
+    return validate_config(config, check_libraries=False)["features"][name]
 
 
 def images(n: int, seed: int = 0, shapes=((48, 48), (64, 40))) -> list[np.ndarray]:
@@ -55,12 +65,10 @@ def tiny(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def extractors(tiny) -> dict:
     return {
-        "inception": load_extractor(
-            "inception", {"weights": "tiny", "batch_size": 4}, "cpu", tiny["inception"]
-        ),
-        "hps": load_extractor(
-            "hps", {"version": "v2.1", "weights": "tiny", "batch_size": 4}, "cpu", tiny["hps"]
-        ),
+        name: load_extractor(
+            name, extractor_settings(name, weights="tiny", batch_size=4), "cpu", tiny[name]
+        )
+        for name in ("inception", "hps")
     }
 
 
@@ -87,7 +95,7 @@ def make_shard(path, prompts=PROMPTS, seeds=SEEDS):
 def test_tiny_extractor_builds_saves_and_loads_deterministically(name, tiny, tmp_path):
     again = build_tiny_extractor(name, tmp_path / "again")
     other = build_tiny_extractor(name, tmp_path / "other", seed=1)
-    settings = {"weights": "tiny", "batch_size": 3}
+    settings = extractor_settings(name, weights="tiny", batch_size=3)
     a, b, c = (load_extractor(name, settings, "cpu", weights=f) for f in (tiny[name], again, other))
     assert a.meta["weights_sha256"] == b.meta["weights_sha256"] != c.meta["weights_sha256"]
     assert a.meta["extractor"] == name and a.meta["dim"] == a.dim
@@ -102,7 +110,7 @@ def test_tiny_extractor_builds_saves_and_loads_deterministically(name, tiny, tmp
 
 def test_tiny_requires_its_folder():
     with pytest.raises(FeatureError, match="build_tiny_extractor"):
-        load_extractor("inception", {"weights": "tiny"}, "cpu")
+        load_extractor("inception", extractor_settings("inception", weights="tiny"), "cpu")
 
 
 def test_inception_runs_clean_fids_own_preprocessing(extractors, tmp_path):
@@ -172,18 +180,18 @@ def test_local_inception_file_goes_through_clean_fids_loader(tmp_path):
     renamed.parent.mkdir()
     renamed.write_bytes(path.read_bytes())
     with pytest.raises(FeatureError, match=f"rename.*{INCEPTION_FILE}"):
-        load_inception(renamed)
+        load_inception(renamed, batch_size=2)
     broken = tmp_path / "broken" / INCEPTION_FILE
     broken.parent.mkdir()
     broken.write_bytes(b"not a torchscript file")
     with pytest.raises(FeatureError, match="corrupt"):
-        load_inception(broken)
+        load_inception(broken, batch_size=2)
 
 
 def test_missing_inception_weights_say_what_and_how(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere" / INCEPTION_FILE
     with pytest.raises(FeatureError) as err:
-        load_inception(missing)
+        load_inception(missing, batch_size=2)
     assert str(missing) in str(err.value) and "features.inception.weights" in str(err.value)
     # "clean-fid": clean-fid's own download, pointed at a closed port so no test downloads 95 MB
     from cleanfid import downloads_helper
@@ -192,7 +200,8 @@ def test_missing_inception_weights_say_what_and_how(tmp_path, monkeypatch):
     monkeypatch.setattr(downloads_helper, "inception_url", url)
     folder = tmp_path / "cache"
     with pytest.raises(FeatureError) as err:
-        load_extractor("inception", {"weights": "clean-fid", "weights_dir": str(folder)}, "cpu")
+        settings = extractor_settings("inception", weights="clean-fid", weights_dir=str(folder))
+        load_extractor("inception", settings, "cpu")
     message = str(err.value)
     assert str(folder / INCEPTION_FILE) in message and url in message
     assert "features.inception.weights" in message
@@ -206,7 +215,7 @@ def test_hps_hub_offline_with_empty_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(FeatureError) as err:
-        load_extractor("hps", {"version": "v2.1", "weights": "hub"}, "cpu")
+        load_extractor("hps", extractor_settings("hps", version="v2.1", weights="hub"), "cpu")
     message = str(err.value)
     assert "HPS_v2.1_compressed.pt" in message and "xswu/HPSv2" in message
     assert "features.hps.weights" in message
@@ -303,25 +312,18 @@ def test_reference_with_too_few_images_errors(extractors, tmp_path):
 
 SCRIPTS = textwrap.dedent(
     """
-    import json, runpy, sys, types
-
-    class Named(list):
-        def __init__(self, **named):
-            super().__init__(named.values())
-            self.__dict__.update(named)
+    import json
+    import sys
+    from seedscope.jobs import run_script, stand_in
 
     def run(script, log, input={}, output={}, params={}):
-        snakemake = types.SimpleNamespace(
-            input=Named(**input), output=Named(**output), params=Named(**params),
-            log=Named(log=log), threads=1, rule=script, config={}, wildcards=Named(),
-        )
-        runpy.run_path(f"scripts/{script}.py", init_globals={"snakemake": snakemake})
+        snakemake = stand_in(input=input, output=output, params=params, log=[log], rule=script)
+        run_script(f"scripts/{script}.py", snakemake)
 
-    tmp, shard, prompts, coco_prompts, demo = sys.argv[1:]
+    tmp, shard, prompts, coco_prompts, demo, settings = sys.argv[1:]
     run("build_tiny_extractor", f"{tmp}/b.log", output={"folder": f"{tmp}/inception"},
         params={"name": "inception", "proposes": None})
-    common = {"extractor": "inception", "settings": {"weights": "tiny", "batch_size": 4},
-              "device": "cpu"}
+    common = {"extractor": "inception", "settings": json.loads(settings), "device": "cpu"}
     run("extract_features", f"{tmp}/e.log",
         input={"shard": shard, "prompts": prompts, "weights": f"{tmp}/inception"},
         output={"table": f"{tmp}/features.npz"}, params=common | {"sample": None})
@@ -350,6 +352,7 @@ def test_scripts_run_as_snakemake_runs_them(tmp_path):
             str(tmp_path / "t.jsonl"),
             str(tmp_path / "coco1.jsonl"),
             str(tmp_path / "demo"),
+            json.dumps(extractor_settings("inception", weights="tiny", batch_size=4)),
         ],
         cwd=REPO,
         capture_output=True,
@@ -377,7 +380,8 @@ def test_real_hps_weights_score_like_hpsv2():
         checkpoint = hps_checkpoint("v2.1", os.environ.get("SEEDSCOPE_HPS_WEIGHTS", "hub"))
     except FeatureError as err:
         pytest.skip(f"real HPS v2.1 weights are not available here (cannot be downloaded): {err}")
-    hps = load_extractor("hps", {"version": "v2.1", "weights": str(checkpoint)}, "cpu")
+    settings = extractor_settings("hps", version="v2.1", weights=str(checkpoint))
+    hps = load_extractor("hps", settings, "cpu")
     image = np.zeros((512, 512, 3), np.uint8)
     image[128:384, 128:384] = (220, 20, 20)
     scores = hps([image, image], ["a red square on a black background", "a photo of a dog"])

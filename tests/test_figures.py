@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import same_color
 
+from seedscope import plotting
 from seedscope.errors import ShardError
 from seedscope.quality import figures
 from seedscope.shards import ShardReader, ShardWriter, encode_png, image_key, manifest_path
@@ -68,7 +70,7 @@ def test_fig5_opens_only_the_shards_of_the_drawn_seeds(shards, tmp_path, monkeyp
             opened.append(str(shard))
             super().__init__(shard)
 
-    monkeypatch.setattr(figures, "ShardReader", CountingReader)
+    monkeypatch.setattr(plotting, "ShardReader", CountingReader)
     pdf, png = tmp_path / "fig5.pdf", tmp_path / "fig5.png"
     figures.plot_best_worst(seed_table(best=3, worst=6), shards, PROMPTS, "m", pdf, png, n_seeds=1)
     assert opened == [shards[1], shards[3]]  # missing and corrupt shards never touched
@@ -94,7 +96,7 @@ def test_fig5_draws_best_and_worst_by_fid_and_by_hps_from_their_shards_only(
 ):
     write_shard(shards[0], range(0, 2))  # the best HPS seed is in block 0-1
     opened = []
-    monkeypatch.setattr(figures, "ShardReader", lambda s: opened.append(s) or ShardReader(s))
+    monkeypatch.setattr(plotting, "ShardReader", lambda s: opened.append(s) or ShardReader(s))
     table = with_hps(seed_table(best=3, worst=6), best=0, worst=7)
     pdf, png = tmp_path / "fig5.pdf", tmp_path / "fig5.png"
     fig = figures.plot_best_worst(
@@ -172,9 +174,9 @@ def test_metric_labels_name_the_hps_version():
 
 def test_drawn_images_are_the_stored_ones_one_read_per_shard(shards, monkeypatch):
     opened = []
-    monkeypatch.setattr(figures, "ShardReader", lambda s: opened.append(s) or ShardReader(s))
+    monkeypatch.setattr(plotting, "ShardReader", lambda s: opened.append(s) or ShardReader(s))
     ids = [p["id"] for p in PROMPTS[:2]]
-    images = figures.drawn_images(shards, [3, 2, 7], ids)
+    images = plotting.drawn_images(shards, [3, 2, 7], ids)
     assert opened == [shards[1], shards[3]]  # seeds 2 and 3 share one shard, opened once
     assert set(images) == {(p, s) for p in ids for s in (2, 3, 7)}
     for (prompt_id, seed), image in images.items():
@@ -190,13 +192,13 @@ def test_drawn_image_that_fails_its_sha256_is_refused(shards):
         tar.seek(-1, 1)
         tar.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ShardError, match="sha256"):
-        figures.drawn_images(shards, [7], [PROMPTS[0]["id"]])
+        plotting.drawn_images(shards, [7], [PROMPTS[0]["id"]])
 
 
 def test_a_seed_without_a_shard_is_named(shards):
     with pytest.raises(ValueError, match="seed 9 is in none of the 4 shards"):
-        figures.shard_of_seed(shards, 9)
-    assert figures.shard_of_seed(shards, 5) == shards[2]
+        plotting.shard_of_seed(shards, 9)
+    assert plotting.shard_of_seed(shards, 5) == shards[2]
 
 
 def pairs_and_correlations(n: int = 6):
@@ -213,14 +215,53 @@ def pairs_and_correlations(n: int = 6):
     return both, correlations
 
 
+def band_covers(band, x: float, lo: float, hi: float) -> bool:
+    """Whether the filled band spans exactly ``[lo, hi]`` at ``x`` (to 1 % of its width)."""
+    (path,) = band.get_paths()
+    eps = 0.01 * (hi - lo)
+    inside = [path.contains_point((x, lo + eps)), path.contains_point((x, hi - eps))]
+    outside = [path.contains_point((x, lo - eps)), path.contains_point((x, hi + eps))]
+    return all(inside) and not any(outside)
+
+
 def test_set_vs_set_plots_intervals_that_contain_their_values(tmp_path):
     both, correlations = pairs_and_correlations()
+    rng = np.random.default_rng(1)
+    for suffix in ("_1", "_2"):  # uneven intervals: a swapped bound or set would show
+        both[f"fid_lo{suffix}"] = both[f"fid{suffix}"] - rng.uniform(0.2, 1.5, len(both))
+        both[f"fid_hi{suffix}"] = both[f"fid{suffix}"] + rng.uniform(0.2, 1.5, len(both))
     both.loc[0, "fid_lo_1"] = both.loc[0, "fid_1"]  # a bound equal to the value is fine
     pdf, png = tmp_path / "fig6.pdf", tmp_path / "fig6.png"
-    figures.plot_set_vs_set(
+    fig = figures.plot_set_vs_set(
         {"m": both}, {"m": correlations}, "fid", ("a", "b"), pdf, png, {"m": [1]}
     )
     assert png.stat().st_size > 0 and pdf.stat().st_size > 0
+    rank_ax, scatter_ax = fig.axes
+
+    # panel (b): one horizontal bar per seed on set 1's interval, one vertical on set 2's
+    (bars,) = scatter_ax.containers
+    x_bars, y_bars = (segments.get_segments() for segments in bars.lines[2])
+    for i, row in both.iterrows():
+        np.testing.assert_allclose(
+            x_bars[i], [[row.fid_lo_1, row.fid_2], [row.fid_hi_1, row.fid_2]]
+        )
+        np.testing.assert_allclose(
+            y_bars[i], [[row.fid_1, row.fid_lo_2], [row.fid_1, row.fid_hi_2]]
+        )
+
+    # panel (a): each set's band spans each seed's interval at its set-1 rank
+    bands = {
+        suffix: [c for c in rank_ax.collections if same_color(c.get_facecolor()[0][:3], colour)]
+        for suffix, colour in (("_1", "tab:blue"), ("_2", "tab:orange"))
+    }
+    order = both.sort_values("fid_1").reset_index(drop=True)  # lower FID is better: rank 1 first
+    for suffix, (band,) in bands.items():
+        for rank, row in enumerate(order.itertuples(), start=1):
+            lo, hi = getattr(row, f"fid_lo{suffix}"), getattr(row, f"fid_hi{suffix}")
+            assert band_covers(band, rank, lo, hi), (suffix, row.seed)
+        assert not band_covers(
+            band, 1, order.loc[1, f"fid_lo{suffix}"], order.loc[1, f"fid_hi{suffix}"]
+        )
 
 
 @pytest.mark.parametrize(

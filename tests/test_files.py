@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from seedscope import files
+from seedscope.errors import DataError
 from seedscope.files import (
     atomic_output,
     file_sha256,
     json_sha256,
+    read_jsonl,
     replace_atomically,
     sha256_hex,
 )
@@ -50,6 +52,21 @@ def test_json_sha256_keeps_each_callers_encoding():
     assert json_sha256(odd, default=str) == hashlib.sha256(expected).hexdigest()
     with pytest.raises(TypeError):
         json_sha256(odd)
+
+
+def test_read_jsonl_numbers_the_lines_and_names_the_file_and_line_of_bad_json(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n\n  \n["é", 2]\n3\n', encoding="utf-8")
+    assert read_jsonl(path, "row file", "the rows rule") == [(1, {"a": 1}), (4, ["é", 2]), (5, 3)]
+    path.write_text('{"a": 1}\n\n{"a": \n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"rows\.jsonl, line 3: not valid JSON \(.*\)$"):
+        read_jsonl(path, "row file", "the rows rule")
+    with pytest.raises(DataError, match=r"line 3: not valid JSON \(.*\); rebuild it$"):
+        read_jsonl(path, "row file", "the rows rule", "rebuild it")
+    missing = tmp_path / "none.jsonl"
+    expected = r"^row file .*none\.jsonl does not exist; build it first \(the rows rule\) or fix"
+    with pytest.raises(DataError, match=expected):
+        read_jsonl(missing, "row file", "the rows rule")
 
 
 def test_replace_atomically_replaces_the_content_and_leaves_no_temporary(tmp_path):
@@ -108,6 +125,27 @@ def test_a_new_file_is_not_created_when_writing_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fsync_dir_accepts_a_folder_and_ignores_what_it_cannot_open(tmp_path):
+def test_fsync_dir_accepts_a_folder_and_ignores_what_it_cannot_open(tmp_path, monkeypatch):
+    synced = []
+
+    def record(fd):
+        synced.append((fd, os.fstat(fd).st_ino))
+
+    monkeypatch.setattr(files.os, "fsync", record)
     files.fsync_dir(tmp_path)
+    assert [inode for _, inode in synced] == [tmp_path.stat().st_ino]  # the folder itself
+    with pytest.raises(OSError):
+        os.fstat(synced[0][0])  # and its descriptor is closed again
+
     files.fsync_dir(tmp_path / "missing")  # no error: durability is best effort there
+    assert len(synced) == 1  # nothing opened, nothing synced
+
+    def refuse(fd):  # a file system that cannot fsync a folder
+        synced.append((fd, None))
+        raise OSError("EINVAL")
+
+    monkeypatch.setattr(files.os, "fsync", refuse)
+    files.fsync_dir(tmp_path)
+    assert len(synced) == 2
+    with pytest.raises(OSError):
+        os.fstat(synced[1][0])  # closed even when the fsync failed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,16 +53,13 @@ def test_permutation_p_agrees_with_the_hypergeometric_tail():
     assert abs(p - exact) < 4 * (np.sqrt(exact * (1 - exact) / permutations) + 1 / permutations)
 
 
-def test_permutation_p_is_seeded_bounded_and_fast():
+def test_permutation_p_is_seeded_and_bounded():
     a = overlap_p_value(1024, [256, 256], 70, 2_000, seed=3)
     assert a == overlap_p_value(1024, [256, 256], 70, 2_000, seed=3)
     assert overlap_p_value(1024, [256, 256], 0, 99) == 1.0  # every overlap is >= 0
     assert overlap_p_value(1024, [256, 256], 257, 99) == pytest.approx(1 / 100)  # impossible
     with pytest.raises(ValueError, match="permutations"):
         overlap_p_value(1024, [256, 256], 64, 0)
-    start = time.perf_counter()
-    overlap_p_value(1024, [256, 256], 64, 10_000, seed=0)
-    assert time.perf_counter() - start < 5  # about 0.3 s; generous for a shared machine
 
 
 def test_independent_rankings_give_chance_overlap_and_roughly_uniform_p():

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from seedscope.cli import main
-from seedscope.config import load_config, model_prompt_sets, validate_config
 from seedscope.dag import Dag
 from seedscope.errors import ConfigError, DataError
 from seedscope.features.extract import extract_shard
@@ -24,6 +23,8 @@ from seedscope.models import load_pipeline
 from seedscope.prompts.coco import make_demo_images
 from seedscope.seedbank import build_bank, load_bank, save_bank
 from seedscope.shards import ShardReader
+from seedscope.study import model_prompt_sets
+from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO, model_spec
 

@@ -14,9 +14,14 @@ import pytest
 from seedscope.errors import ConfigError, FeatureError
 from seedscope.layout.extractor import pick_instance
 from seedscope.layout.labels import COCO_LABELS, check_objects, coco_label
-from seedscope.layout.measures import LAYOUT_COLUMNS, layout_batch, object_layout
+from seedscope.layout.measures import LAYOUT_COLUMNS, layout_batch
 from seedscope.layout.perseed import _components, _shares, seed_layout, variance_shares
-from seedscope.style.perseed import rate_interval
+from seedscope.stats import clopper_pearson
+
+
+def layout_of_one(mask: np.ndarray, depth: np.ndarray, larger_is_nearer: bool = True):
+    """One image's layout vector, measured as the extractor measures it: a batch of one."""
+    return layout_batch(mask[None], depth[None], larger_is_nearer)[0]
 
 
 def test_constructed_mask_and_depth_give_known_centroid_size_and_depth():
@@ -26,40 +31,39 @@ def test_constructed_mask_and_depth_give_known_centroid_size_and_depth():
     disparity = np.ones((h, w))  # background: far
     disparity[10:20, 30:50] = 5.0  # the object
     disparity[40:50, 0:10] = 10.0  # 100 pixels nearer than the object
-    found, x, y, size, depth = object_layout(mask, disparity)
+    found, x, y, size, depth = layout_of_one(mask, disparity)
     assert found == 1.0
     assert x == pytest.approx((39.5 + 0.5) / w)  # mean column 39.5, pixel centres
     assert y == pytest.approx((14.5 + 0.5) / h)
     assert size == pytest.approx(200 / (h * w))
     assert depth == pytest.approx((100 + 0.5 * 200) / (h * w))  # nearer pixels + half the ties
     # scale-free: any increasing transform of the depth model's output leaves it unchanged
-    assert object_layout(mask, 3 * disparity**2 + 7)[4] == pytest.approx(depth)
+    assert layout_of_one(mask, 3 * disparity**2 + 7)[4] == pytest.approx(depth)
     # a metric depth map (larger = farther) read the other way round gives the same answer
-    assert object_layout(mask, 1 / disparity, larger_is_nearer=False)[4] == pytest.approx(depth)
+    assert layout_of_one(mask, 1 / disparity, larger_is_nearer=False)[4] == pytest.approx(depth)
     # the background (one large tie) counts every nearer pixel and half of itself; the
     # nearest region only half of itself; a single farthest pixel almost everything
     background = disparity == 1.0
     expected = (300 + 0.5 * (h * w - 300)) / (h * w)
-    assert object_layout(background, disparity)[4] == pytest.approx(expected)
-    assert object_layout(disparity == 10.0, disparity)[4] == pytest.approx(0.5 * 100 / (h * w))
+    assert layout_of_one(background, disparity)[4] == pytest.approx(expected)
+    assert layout_of_one(disparity == 10.0, disparity)[4] == pytest.approx(0.5 * 100 / (h * w))
     farthest = disparity.copy()
     farthest[0, 0] = 0.0
-    assert object_layout(farthest == 0.0, farthest)[4] == pytest.approx(1 - 0.5 / (h * w))
-    assert object_layout(mask, np.zeros((h, w)))[4] == pytest.approx(0.5)
+    assert layout_of_one(farthest == 0.0, farthest)[4] == pytest.approx(1 - 0.5 / (h * w))
+    assert layout_of_one(mask, np.zeros((h, w)))[4] == pytest.approx(0.5)
 
 
 def test_corner_pixel_and_not_found():
     mask = np.zeros((4, 8), dtype=bool)
     mask[3, 7] = True
-    out = object_layout(mask, np.arange(32.0).reshape(4, 8))
+    out = layout_of_one(mask, np.arange(32.0).reshape(4, 8))
     np.testing.assert_allclose(out[:4], [1.0, 7.5 / 8, 3.5 / 4, 1 / 32])
     assert out[4] == pytest.approx(0.5 / 32)  # the largest disparity: only its own half tie
-    for missing in (None, np.zeros((4, 8), dtype=bool)):
-        none = object_layout(missing, np.ones((4, 8)))
-        assert none.dtype == np.float32 and none[0] == 0.0 and np.isnan(none[1:]).all()
+    none = layout_of_one(np.zeros((4, 8), dtype=bool), np.ones((4, 8)))
+    assert none.dtype == np.float32 and none[0] == 0.0 and np.isnan(none[1:]).all()
 
 
-def test_batch_matches_single_images():
+def test_batch_rows_are_each_images_own_layout():
     rng = np.random.default_rng(0)
     masks = rng.random((5, 16, 12)) < 0.2
     masks[2] = False
@@ -67,7 +71,7 @@ def test_batch_matches_single_images():
     batch = layout_batch(masks, depths)
     assert batch.shape == (5, len(LAYOUT_COLUMNS)) and batch.dtype == np.float32
     for i in range(5):
-        np.testing.assert_array_equal(batch[i], object_layout(masks[i], depths[i]))
+        np.testing.assert_array_equal(batch[i], layout_of_one(masks[i], depths[i]))
     with pytest.raises(FeatureError, match="one shape"):
         layout_batch(masks, depths[:, :8])
 
@@ -130,7 +134,7 @@ def test_not_found_images_are_counted_in_the_detection_rate_never_dropped():
     assert list(table["seed"]) == [3, 10, 17, 24]
     assert list(table["n"]) == [12] * 4 and list(table["detected"]) == [12, 3, 0, 1]
     np.testing.assert_allclose(table["detection_rate"], [1, 0.25, 0, 1 / 12])
-    lo, hi = rate_interval([12, 3, 0, 1], 12)
+    lo, hi = clopper_pearson([12, 3, 0, 1], 12)
     np.testing.assert_allclose(table["detection_lo"], lo)
     np.testing.assert_allclose(table["detection_hi"], hi)
     for i, name in enumerate(LAYOUT_COLUMNS[1:]):

@@ -12,13 +12,17 @@ import os
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from seedscope.errors import ConfigError, FeatureError
 from seedscope.layout.extractor import load_layout
 from seedscope.layout.labels import COCO_LABELS
 from seedscope.layout.measures import LAYOUT_COLUMNS
-from seedscope.tiny.extractors import FORMAT, read_tiny_config
 from seedscope.tiny.layout import build_tiny_layout
+from seedscope.tiny_nets import FORMAT, read_tiny_config
+from seedscope.validate import validate_config
+
+from conftest import DEMO
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -30,7 +34,15 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def extractor(tiny):
-    return load_layout({"batch_size": 4}, weights=tiny)
+    return load_layout(layout_settings(batch_size=4), weights=tiny)
+
+
+def layout_settings(**keys) -> dict:
+    """The ``features.layout`` section as the validator gives it: ``keys`` over the schema's
+    defaults (the demo config with its own section replaced)."""
+    config = yaml.safe_load(DEMO.read_text())
+    config["features"]["layout"] = keys
+    return validate_config(config, check_libraries=False)["features"]["layout"]
 
 
 def images(n: int, seed: int = 0, size: int = 64) -> list[np.ndarray]:
@@ -64,7 +76,9 @@ def test_runs_end_to_end_deterministically(tiny, extractor, tmp_path):
     assert set(np.unique(out[:, 0])) <= {0.0, 1.0}
     assert np.isnan(out[out[:, 0] == 0, 1:]).all()
     np.testing.assert_array_equal(out, extractor(batch, objects))
-    again = load_layout({"batch_size": 8}, weights=build_tiny_layout(tmp_path / "again", 0))
+    again = load_layout(
+        layout_settings(batch_size=8), weights=build_tiny_layout(tmp_path / "again", 0)
+    )
     np.testing.assert_array_equal(out, again(batch, objects))
     assert extractor([], []).shape == (0, 5)
     with pytest.raises(FeatureError, match="one object name per image"):
@@ -72,7 +86,7 @@ def test_runs_end_to_end_deterministically(tiny, extractor, tmp_path):
 
 
 def test_found_objects_are_measured_and_batches_do_not_mix(tiny):
-    biased = load_layout({"batch_size": 3}, weights=tiny)
+    biased = load_layout(layout_settings(batch_size=3), weights=tiny)
     with torch.no_grad():  # every query becomes a confident dog
         biased.segmenter.class_predictor.bias[biased.label2id["dog"]] = 30.0
     batch = images(7, seed=1)
@@ -88,34 +102,39 @@ def test_found_objects_are_measured_and_batches_do_not_mix(tiny):
 
 def test_hub_weights_take_segmenter_and_depth_as_given(tiny):
     folders = {"segmenter": str(tiny / "segmenter"), "depth": str(tiny / "depth")}
-    extractor = load_layout({"weights": "hub", **folders})
+    extractor = load_layout(layout_settings(weights="hub", **folders))
     assert extractor.meta["segmenter"]["source"] == folders["segmenter"]
     assert "tiny" not in extractor.meta
 
 
 def test_tiny_requires_a_folder_and_bad_settings_fail():
     with pytest.raises(FeatureError, match="weights is 'tiny' but no tiny layout folder"):
-        load_layout({"weights": "tiny"})
-    with pytest.raises(ConfigError, match="unknown keys"):
-        load_layout({"segmentor": "x"})
+        load_layout(layout_settings(weights="tiny"))
+    # the schema's: unknown keys, the threshold's and the batch size's ranges
+    with pytest.raises(ConfigError, match=r"features\.layout: .*'segmentor' was unexpected"):
+        layout_settings(segmentor="x")
+    with pytest.raises(ConfigError, match=r"features\.layout\.score_threshold: 1\.5 .* maximum"):
+        layout_settings(score_threshold=1.5)
+    with pytest.raises(ConfigError, match=r"features\.layout\.batch_size: 0 .* minimum"):
+        layout_settings(batch_size=0)
+    # the loader's: the schema takes any string as weights, and checks no alias's COCO label
     with pytest.raises(ConfigError, match="weights is 'large'"):
-        load_layout({"weights": "large"})
-    with pytest.raises(ConfigError, match="score_threshold"):
-        load_layout({"score_threshold": 1.5})
-    with pytest.raises(ConfigError, match="batch_size"):
-        load_layout({"batch_size": 0})
+        load_layout(layout_settings(weights="large"))
     with pytest.raises(ConfigError, match="'sofa'"):
-        load_layout({"labels": {"sofa": "sofa"}})
+        load_layout(layout_settings(labels={"sofa": "sofa"}))
 
 
 def test_missing_local_folder_names_the_key_and_the_fix(tmp_path):
+    # validation refuses such a folder (test_appearance); here it is gone where the job runs
+    settings = layout_settings() | {"segmenter": str(tmp_path / "nowhere")}
     with pytest.raises(FeatureError, match=r"features.layout.segmenter: local folder .* does no"):
-        load_layout({"segmenter": str(tmp_path / "nowhere")})
+        load_layout(settings)
 
 
 def test_hub_id_not_in_the_offline_cache_names_the_key_and_the_fix(tiny, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = {"segmenter": str(tiny / "segmenter"), "depth": "seedscope-test/no-such-depth"}
+    depth = "seedscope-test/no-such-depth"
+    settings = layout_settings(segmenter=str(tiny / "segmenter"), depth=depth)
     with pytest.raises(FeatureError) as err:
         load_layout(settings)
     message = str(err.value)
@@ -125,4 +144,4 @@ def test_hub_id_not_in_the_offline_cache_names_the_key_and_the_fix(tiny, monkeyp
 
 def test_a_folder_of_the_wrong_model_is_refused(tiny):
     with pytest.raises(FeatureError, match="segmenter: .* is not a Mask2Former.*missing"):
-        load_layout({"segmenter": str(tiny / "depth")})
+        load_layout(layout_settings(segmenter=str(tiny / "depth")))

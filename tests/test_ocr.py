@@ -1,6 +1,6 @@
 """OCR of inpainted regions with the real RapidOCR models bundled in its wheel (loaded once per
 module, with downloads and the network blocked), the ``ocr`` feature extractor, and the
-per-seed text statistics and ``text`` tag (issue 16, points 4 and 5)."""
+per-seed text statistics and ``text`` tag."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import socket
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
 import pytest
+import yaml
 from PIL import Image, ImageDraw, ImageFont
 
 from seedscope.errors import ConfigError, FeatureError
@@ -24,9 +26,12 @@ from seedscope.inpainting.ocr import (
     load_ocr_extractor,
     text_ratio,
 )
-from seedscope.inpainting.perseed import TASK_COLUMNS, bounded_mean_interval, seed_text_stats
+from seedscope.inpainting.perseed import TASK_COLUMNS, seed_text_stats
 from seedscope.inpainting.tables import task_table
+from seedscope.stats import gaffke_interval
+from seedscope.validate import load_config, validate_config
 
+DEMO = Path(__file__).resolve().parents[1] / "profiles" / "demo" / "demo.yaml"
 SIZE = 320
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 TRIALS = 600  # simulated data sets per coverage case
@@ -40,6 +45,14 @@ def _no_network(self, address, *args):
     raise AssertionError(f"the OCR opened a network connection to {address}")
 
 
+def ocr_settings(**keys: Any) -> dict[str, Any]:
+    """The ``features.ocr`` section of the demo config with ``keys`` in place of the demo's
+    own, validated: the schema fills in every other key's default."""
+    config = yaml.safe_load(DEMO.read_text())
+    config["features"]["ocr"] = keys
+    return validate_config(config, check_libraries=False)["features"]["ocr"]
+
+
 @pytest.fixture(scope="module")
 def extractor():
     """The default extractor, loaded (and run once) with rapidocr's downloader and every
@@ -49,7 +62,7 @@ def extractor():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DownloadFile, "run", _no_download)
         patch.setattr(socket.socket, "connect", _no_network)
-        loaded = load_ocr_extractor({"backend": "rapidocr", "batch_size": 4, "threads": 2})
+        loaded = load_ocr_extractor(ocr_settings(batch_size=4, threads=2))
         loaded.ocr.detect(np.asarray(background()))
     return loaded
 
@@ -88,6 +101,7 @@ def test_the_extractor_runs_the_bundled_models_and_says_which(extractor):
     assert meta["extractor"] == "ocr" and meta["backend"] == "rapidocr"
     assert meta["rapidocr_version"] == "3.10.0" and meta["onnxruntime_version"]
     assert meta["min_confidence"] == 0.5 and meta["columns"] == list(COLUMNS)
+    assert meta["det_limit_side_len"] == 736  # the schema's null: rapidocr's own value
     for task, file in BUNDLED.items():
         assert meta["models"][task] == {"file": file, "sha256": file_sha256(folder / file)}
     engine = extractor.ocr.engine
@@ -181,16 +195,16 @@ def test_the_seed_with_planted_text_is_tagged_and_no_other(extractor):
 def test_ratio_interval_is_the_bayesian_bootstrap_with_a_point_at_the_bound():
     rng = np.random.default_rng(0)
     values = np.where(rng.random(40) < 0.2, rng.random(40), 0.0)
-    fast = bounded_mean_interval(values, 0.9, draws=20000, rng=1)
+    fast = gaffke_interval(values, 0.9, draws=20000, rng=1)
     weights = rng.dirichlet(np.ones(41), 20000)  # every value's weight and the extra value's
     lower = np.quantile(weights[:, :40] @ values, 0.05)  # extra value at 0
     upper = np.quantile(weights[:, :40] @ values + weights[:, 40], 0.95)  # at 1
     assert fast == pytest.approx((lower, upper), abs=0.005)
     # no text in 500 pairs: [0, Clopper-Pearson's upper bound of the rate], not [0, 0]
-    assert bounded_mean_interval(np.zeros(500), 0.95) == (0.0, 1 - 0.025 ** (1 / 500))
+    assert gaffke_interval(np.zeros(500), 0.95) == (0.0, 1 - 0.025 ** (1 / 500))
     one = np.zeros(500)
     one[0] = 1e-9  # one tiny value: the Monte Carlo quantile of the same Beta(1, 500) weight
-    low, high = bounded_mean_interval(one, 0.95, draws=20000, rng=2)
+    low, high = gaffke_interval(one, 0.95, draws=20000, rng=2)
     assert low < 1e-9 and high == pytest.approx(1 - 0.025 ** (1 / 500), rel=0.05)
 
 
@@ -205,7 +219,7 @@ def test_ratio_interval_coverage_where_text_is_rare(n, rate, shape):
     low_missed = high_missed = 0
     for trial in range(TRIALS):
         values = np.where(rng.random(n) < rate, rng.beta(*shape, n), 0.0)
-        low, high = bounded_mean_interval(values, 0.95, draws=1000, rng=trial)
+        low, high = gaffke_interval(values, 0.95, draws=1000, rng=trial)
         low_missed += low > truth
         high_missed += high < truth
     side = 0.025 + 3.5 * np.sqrt(0.025 * 0.975 / TRIALS)  # each end misses at most 2.5 %
@@ -236,20 +250,27 @@ def test_bad_images_masks_and_settings_are_clear_errors(extractor):
     with pytest.raises(FeatureError, match="2 images but 1 masks"):
         extractor([image, image], [np.ones((SIZE, SIZE), bool)])
     assert extractor([], []).shape == (0, 3)
-    with pytest.raises(ConfigError, match="features.ocr.backend .*rapidocr, paddleocr"):
-        load_ocr_extractor({"backend": "tesseract"})
-    with pytest.raises(ConfigError, match="features.ocr.min_confidence"):
-        load_ocr_extractor({"min_confidence": 1.5})
-    with pytest.raises(ConfigError, match="features.ocr.batch_size"):
-        load_ocr_extractor({"batch_size": 0})
+
+
+def test_the_schema_checks_the_ocr_settings_and_the_demo_section_loads():
+    with pytest.raises(ConfigError, match="features.ocr.backend.*'rapidocr', 'paddleocr'"):
+        ocr_settings(backend="tesseract")
+    with pytest.raises(ConfigError, match="features.ocr.min_confidence.*maximum of 1"):
+        ocr_settings(min_confidence=1.5)
+    with pytest.raises(ConfigError, match="features.ocr.batch_size.*minimum of 1"):
+        ocr_settings(batch_size=0)
+    with pytest.raises(ConfigError, match="features.ocr.det_limit_side_len.*minimum of 32"):
+        ocr_settings(det_limit_side_len=16)
+    demo = load_ocr_extractor(load_config(DEMO)["features"]["ocr"])
+    assert demo.batch_size == 16 and demo.meta["det_limit_side_len"] == 128
 
 
 def test_missing_paddleocr_names_the_backend_key_and_how_to_fix_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "paddleocr", None)  # import fails, installed or not
     with pytest.raises(FeatureError, match=r"features.ocr.backend is 'paddleocr'.*not installed"):
-        load_ocr_extractor({"backend": "paddleocr"})
+        load_ocr_extractor(ocr_settings(backend="paddleocr"))
     with pytest.raises(FeatureError, match="backend: rapidocr.*pip install paddleocr"):
-        load_ocr("paddleocr", model_dir="models")
+        load_ocr(ocr_settings(backend="paddleocr", model_dir="models"))
 
 
 def _fake_paddleocr(monkeypatch, engine) -> None:
@@ -265,14 +286,14 @@ def test_missing_paddleocr_models_name_the_model_dir(monkeypatch, tmp_path):
 
     _fake_paddleocr(monkeypatch, offline)
     with pytest.raises(FeatureError, match="features.ocr.model_dir is not set"):
-        load_ocr_extractor({"backend": "paddleocr"})
+        load_ocr_extractor(ocr_settings(backend="paddleocr"))
     with pytest.raises(FeatureError, match=r"missing: .*nowhere/det, .*nowhere/rec"):
-        load_ocr_extractor({"backend": "paddleocr", "model_dir": str(tmp_path / "nowhere")})
+        load_ocr_extractor(ocr_settings(backend="paddleocr", model_dir=str(tmp_path / "nowhere")))
     for task in ("det", "rec"):
         (tmp_path / task).mkdir()
         (tmp_path / task / "inference.pdiparams").write_bytes(b"weights")
     with pytest.raises(FeatureError, match="could not load the models.*ConnectionError"):
-        load_ocr_extractor({"backend": "paddleocr", "model_dir": str(tmp_path)})
+        load_ocr_extractor(ocr_settings(backend="paddleocr", model_dir=str(tmp_path)))
 
 
 def test_paddleocr_results_become_the_same_rows(monkeypatch, tmp_path):
@@ -292,7 +313,7 @@ def test_paddleocr_results_become_the_same_rows(monkeypatch, tmp_path):
     for task, name in (("det", "PP-OCRv5_mobile_det"), ("rec", "PP-OCRv5_mobile_rec")):
         (tmp_path / task).mkdir()
         (tmp_path / task / "inference.yml").write_text(f"Global:\n  model_name: {name}\n")
-    ocr = load_ocr_extractor({"backend": "paddleocr", "model_dir": str(tmp_path)})
+    ocr = load_ocr_extractor(ocr_settings(backend="paddleocr", model_dir=str(tmp_path)))
     image = np.zeros((20, 20, 3), np.uint8)
     image[..., 0] = 7  # red: the engine gets BGR
     mask = np.zeros((20, 20), bool)

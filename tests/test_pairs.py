@@ -384,6 +384,10 @@ def test_pair_set_errors(coco, tmp_path):
     (out / "pair-00002.mask.png").unlink()
     with pytest.raises(DataError, match=r"line 3: .*pair-00002\.mask\.png is missing"):
         read_pair_set(out)
+    index = out / "pairs.jsonl"
+    index.write_text(index.read_text().replace("}", "", 1))  # line 1 loses a brace
+    with pytest.raises(DataError, match=r"pairs\.jsonl, line 1: not valid JSON .*rebuild the pair"):
+        read_pair_set(out)
     # A rewrite that fails leaves no index describing half-rewritten files.
     write_pair_set(out, pairs, folder, resolution=16)
     with pytest.raises(DataError, match=r"image 000000000001\.jpg is not in"):

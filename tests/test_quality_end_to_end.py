@@ -12,8 +12,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from seedscope.extractors import load_extractor
 from seedscope.features.extract import extract_shard
-from seedscope.features.extractors import load_extractor
 from seedscope.generate import render_shard
 from seedscope.models import load_pipeline
 from seedscope.quality.frechet import reference_stats
@@ -56,7 +56,7 @@ def test_grey_seed_is_ranked_worst_with_a_ci_that_excludes_the_others(tiny_model
 
     extractor = load_extractor(
         "inception",
-        {"weights": "tiny", "batch_size": 32},
+        {"weights": "tiny", "weights_dir": None, "batch_size": 32},
         "cpu",
         build_tiny_extractor("inception", tmp_path / "inception"),
     )

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from seedscope.config import load_config
 from seedscope.generate import render_shard
 from seedscope.models import load_pipeline
 from seedscope.seedbank import MODEL_KEYS, pipeline_settings
 from seedscope.seedbank import load_pipeline as load_bank_pipeline
 from seedscope.shards import ShardReader, image_key, verify
+from seedscope.validate import load_config
 
 from conftest import REPO
 
@@ -79,7 +79,7 @@ def test_hps_scores_like_hpsv2(version, tmp_path):
     from PIL import Image
 
     from seedscope.errors import FeatureError
-    from seedscope.features.extractors import load_extractor
+    from seedscope.extractors import load_extractor
     from seedscope.features.hps import hps_checkpoint
 
     hpsv2 = pytest.importorskip("hpsv2", reason="the reference scorer: pip install hpsv2")
@@ -88,7 +88,9 @@ def test_hps_scores_like_hpsv2(version, tmp_path):
     except FeatureError as err:
         pytest.skip(f"HPS {version} weights are not available here: {err}")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    hps = load_extractor("hps", {"version": version, "weights": str(checkpoint)}, device)
+    hps = load_extractor(
+        "hps", {"version": version, "weights": str(checkpoint), "batch_size": 32}, device
+    )
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (512, 512, 3), dtype=np.uint8) for _ in range(2)]
     images[1][128:384, 128:384] = (220, 20, 20)
@@ -142,8 +144,8 @@ def test_fid_of_real_inception_features_equals_clean_fid_compute_fid(tmp_path):
 def test_dino_vitb8_loads_and_embeds(monkeypatch):
     """facebook/dino-vitb8 from the cache through the extractor: ViT-B/8, 768-d CLS embeddings
     at DINO's 224 px and at a generated image's own 512 px (interpolated positions)."""
+    from seedscope.extractors import load_extractor
     from seedscope.features.dino import HUB_ID
-    from seedscope.features.extractors import load_extractor
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _cached(HUB_ID)

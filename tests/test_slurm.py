@@ -1,7 +1,7 @@
 """The SLURM profile: every job's resources, the sbatch flags they become, and the demo DAG
 through a real SLURM cluster with the same results as a local run.
 
-tests/slurm/start_cluster.sh brings up a one-node cluster on this machine (installing Debian's
+tests/slurm/start_cluster.sh brings up a one-node cluster on the local machine (installing Debian's
 slurm-wlm and munge with apt when they are missing), or the test reuses a cluster that already
 answers. The demo then runs with ``--profile profiles/slurm --workflow-profile
 tests/slurm/profile``: every job is submitted with sbatch by the executor plugin. The test counts

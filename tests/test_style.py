@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from seedscope.errors import ConfigError, FeatureError
-from seedscope.style.gram import GramProjection, gram_layers, gram_size, gram_vector
-from seedscope.style.measures import FLAGS, MEASURES, Thresholds, measure_batch, measure_image
-from seedscope.style.perseed import rate_interval, seed_rates
+from seedscope.stats import clopper_pearson
+from seedscope.style.gram import GramProjection, gram_layers
+from seedscope.style.measures import FLAGS, MEASURES, Thresholds, measure_batch
+from seedscope.style.perseed import seed_rates
 
 SIZE = 64
 
@@ -101,71 +102,75 @@ def _noise(rng: np.random.Generator, low: int = 0, high: int = 256) -> np.ndarra
     return rng.integers(low, high, (SIZE, SIZE, 3), dtype=np.uint8)
 
 
+def measure_one(image: np.ndarray, thresholds: Thresholds | None = None) -> dict[str, object]:
+    """One image's measures and flags, measured as the extractor measures them: a batch of one."""
+    batch = measure_batch(np.asarray(image)[None], thresholds)
+    return {name: value[0].item() for name, value in batch.items()}
+
+
 def test_grayscale_measures_known_values():
     gray = np.broadcast_to(np.arange(SIZE, dtype=np.uint8)[None, :, None] * 4, (SIZE, SIZE, 3))
-    values = measure_image(np.ascontiguousarray(gray))
+    values = measure_one(np.ascontiguousarray(gray))
     assert values["chroma"] == 0 and values["colourfulness"] == 0 and values["grayscale"]
 
     red = np.zeros((SIZE, SIZE, 3), np.uint8)
     red[..., 0] = 255
-    assert measure_image(red)["chroma"] == pytest.approx(1)
+    assert measure_one(red)["chroma"] == pytest.approx(1)
     red_green = red.copy()
     red_green[:, SIZE // 2 :] = (0, 255, 0)
-    values = measure_image(red_green)
+    values = measure_one(red_green)
     # rg = +-255 (mean 0, std 255), yb = 127.5 everywhere: 255 + 0.3 * 127.5
     assert values["colourfulness"] == pytest.approx(255 + 0.3 * 127.5, rel=1e-5)
     assert not values["grayscale"]
 
     tinted = np.ascontiguousarray(gray).astype(np.int16)
     tinted[..., 0] += 10  # a faint warm cast: chroma 10 / 255 on every pixel
-    values = measure_image(np.clip(tinted, 0, 255).astype(np.uint8))
+    values = measure_one(np.clip(tinted, 0, 255).astype(np.uint8))
     assert values["chroma"] == pytest.approx(10 / 255, abs=0.002)
     assert values["grayscale"] == (values["chroma"] <= Thresholds().grayscale_max_chroma)
-    assert not measure_image(np.clip(tinted, 0, 255).astype(np.uint8), Thresholds(0.01))[
-        "grayscale"
-    ]
+    assert not measure_one(np.clip(tinted, 0, 255).astype(np.uint8), Thresholds(0.01))["grayscale"]
 
 
 def test_sky_fraction_known_values():
     rng = np.random.default_rng(0)
     image = _noise(rng, 0, 120)
     image[: SIZE // 2] = 250  # white well below the band's 16 rows
-    values = measure_image(image)
+    values = measure_one(image)
     assert values["sky_fraction"] == 1 and values["sky"]
 
     half = _noise(rng, 0, 120)
     half[: SIZE // 2, : SIZE // 2] = 250
     # column 31's right neighbour is dark noise: 31 of every 64 band pixels are sky
-    assert measure_image(half)["sky_fraction"] == pytest.approx(31 / 64)
-    assert not measure_image(half)["sky"]
+    assert measure_one(half)["sky_fraction"] == pytest.approx(31 / 64)
+    assert not measure_one(half)["sky"]
 
     dim = _noise(rng)
     dim[: SIZE // 2] = 100  # flat but not bright
-    assert measure_image(dim)["sky_fraction"] == 0
-    assert measure_image(_noise(rng))["sky_fraction"] < 0.05  # bright pixels, never flat
+    assert measure_one(dim)["sky_fraction"] == 0
+    assert measure_one(_noise(rng))["sky_fraction"] < 0.05  # bright pixels, never flat
 
 
 def test_border_measures_known_values():
     framed = np.full((SIZE, SIZE, 3), 55, np.uint8)
     framed[:4], framed[-4:], framed[:, :4], framed[:, -4:] = 255, 255, 255, 255
-    values = measure_image(framed)
+    values = measure_one(framed)
     assert values["border_std"] == pytest.approx(0, abs=1e-6)
     assert values["border_step"] == pytest.approx(200 / 255)
     assert values["border"]
 
     plain = np.full((SIZE, SIZE, 3), 240, np.uint8)  # a studio background: uniform, no step
-    values = measure_image(plain)
+    values = measure_one(plain)
     assert values["border_std"] == pytest.approx(0, abs=1e-6)
     assert values["border_step"] == pytest.approx(0, abs=1e-6) and not values["border"]
 
     rng = np.random.default_rng(1)
     gray_frame = _noise(rng)
     gray_frame[:4], gray_frame[-4:], gray_frame[:, :4], gray_frame[:, -4:] = 128, 128, 128, 128
-    values = measure_image(gray_frame)  # the frame is the content's average colour
+    values = measure_one(gray_frame)  # the frame is the content's average colour
     assert values["border_std"] == pytest.approx(0, abs=1e-6)
     assert values["border_step"] > 0.2 and values["border"]
 
-    values = measure_image(_noise(rng))
+    values = measure_one(_noise(rng))
     assert values["border_std"] > 0.25 and not values["border"]
 
 
@@ -174,7 +179,7 @@ def test_batch_equals_single_images_and_bad_input_is_refused():
     batch = colourful(rng, 5)
     columns = measure_batch(batch)
     for i, image in enumerate(batch):
-        single = measure_image(image)
+        single = measure_one(image)
         for name in (*MEASURES, *FLAGS):
             assert single[name] == pytest.approx(columns[name][i], abs=1e-6)
     with pytest.raises(FeatureError, match=r"uint8"):
@@ -193,7 +198,7 @@ def test_tag_rule_and_input_checks():
     flags[0, :12] = True
     flags[1:, 0] = True
     seeds, prompts = np.repeat(np.arange(10), 20), np.tile(np.arange(20), 10)
-    lower = rate_interval(12, 20)[0]
+    lower = clopper_pearson(12, 20)[0]
     assert lower == pytest.approx(0.3605, abs=1e-3)
     tagged = seed_rates({"sky": flags.ravel()}, seeds, prompts, margin=lower - 21 / 200 - 0.01)
     untagged = seed_rates({"sky": flags.ravel()}, seeds, prompts, margin=lower - 21 / 200 + 0.01)
@@ -237,6 +242,11 @@ def test_rate_interval_coverage(n, rates, most):
     assert lower_missed <= 0.025 + 3.5 * math.sqrt(0.025 * 0.975 / TRIALS), lower_missed
 
 
+def concatenated_gram(features: list[torch.Tensor]) -> torch.Tensor:
+    """The paper's Gram style vector: every layer's part of :func:`gram_layers`, concatenated."""
+    return torch.cat(gram_layers(features), dim=1)
+
+
 def test_gram_vector_known_values():
     v = torch.tensor([[1.0, 2.0], [0.0, 3.0]])
     w = torch.tensor([[2.0, -1.0], [5.0, 0.0]])  # <v, w> = 2 - 2 + 0 + 0 = 0
@@ -244,21 +254,20 @@ def test_gram_vector_known_values():
     feature = torch.stack([v, 2 * v, w, torch.zeros(2, 2)])[None]  # (1, 4, 2, 2)
     # pairs (0,1) (0,2) (0,3) (1,2) (1,3) (2,3): same direction, orthogonal, dead channel
     expected = torch.tensor([[1.0, 0, 0, 0, 0, 0]])
-    assert torch.allclose(gram_vector([feature]), expected, atol=1e-6)
+    assert torch.allclose(concatenated_gram([feature]), expected, atol=1e-6)
 
     rng = torch.Generator().manual_seed(0)
     maps = [torch.randn(2, c, 5, 5, generator=rng).relu() for c in (3, 8)]
     scaled = [m * torch.rand(1, m.shape[1], 1, 1, generator=rng).add(0.5) for m in maps]
-    assert torch.allclose(gram_vector(maps), gram_vector(scaled), atol=1e-6)
-    assert gram_vector(maps).shape == (2, gram_size([3, 8])) == (2, 3 + 28)
-    assert gram_size([64, 128, 256, 512, 512]) == 304_416  # VGG-19 relu1_1 ... relu5_1
+    assert torch.allclose(concatenated_gram(maps), concatenated_gram(scaled), atol=1e-6)
+    assert [part.shape for part in gram_layers(maps)] == [(2, 3), (2, 28)]  # C (C - 1) / 2
     with pytest.raises(FeatureError, match=r"\(B, C, H, W\)"):
         gram_layers([torch.zeros(2, 3, 4)])
 
 
 def test_projection_is_a_seeded_sparse_sign_matrix():
     channels, dim, nonzeros = [4, 6], 16, 4
-    size = gram_size(channels)
+    size = 6 + 15  # the Gram parts of 4 and 6 channels
     projection = GramProjection(channels, dim=dim, seed=5, nonzeros=nonzeros)
     basis = torch.eye(size)
     matrix = projection([basis[:, :6], basis[:, 6:]]).T  # column i: the image of e_i

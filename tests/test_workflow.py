@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from seedscope.config import load_config, prompt_set_sizes
 from seedscope.dag import PATHS
 from seedscope.features.table import read_table
 from seedscope.shards import ShardReader, verify
+from seedscope.study import prompt_set_sizes
+from seedscope.validate import load_config
 
 from conftest import DEMO, REPO, snakemake
 from conftest import planned_jobs as dry_run_jobs
@@ -490,8 +491,8 @@ def test_paper_dry_run_counts_jobs(paper_dry_run):
 
 @pytest.mark.parametrize("config", [REPO / "config.yaml", DEMO], ids=["paper", "demo"])
 def test_plan_counts_the_same_jobs_as_a_dry_run(config, tmp_path, request):
-    from seedscope.config import load_config
     from seedscope.plan import make_plan
+    from seedscope.validate import load_config
 
     plan = make_plan(load_config(config))
     if config == DEMO:

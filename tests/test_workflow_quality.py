@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from seedscope.config import load_config
 from seedscope.features.table import read_table
 from seedscope.seedbank import load_bank, pick
 from seedscope.shards import ShardReader
+from seedscope.validate import load_config
 
 from conftest import DEMO
 
