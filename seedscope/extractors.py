@@ -5,7 +5,9 @@ prompt texts (or, for one with ``needs_objects``, the object each prompt names) 
 (N, D) float32 array (Inception: pool3 features, D = 2048; HPS: the score, D = 1; style: the
 style measures and the projected Gram vector; layout: found, x, y, size, depth; OCR, given
 each image's inpainting mask: text ratio in the mask, has text, box count; DINO: the ViT-B/8
-CLS embedding, D = 768, for Table 2's in-batch cosine similarity).
+CLS embedding, D = 768, for Table 2's in-batch cosine similarity; the per-image quality scores,
+D = 1 each: PickScore, ImageReward, CLIPScore, given the prompts, and the LAION aesthetic
+predictor v2, without them).
 ``extractor.meta`` names it, its version and its weights (file and sha256) and D;
 it goes into every feature table's metadata.
 """
@@ -14,14 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, Protocol
 
 from seedscope.errors import FeatureError
 
-EXTRACTORS = ("inception", "hps", "style", "layout", "ocr", "dino")
+if TYPE_CHECKING:  # the workflow reads EXTRACTORS when it parses: no numpy or torch then
+    import numpy as np
+    import torch
+
+EXTRACTORS = (
+    "inception",
+    "hps",
+    "style",
+    "layout",
+    "ocr",
+    "dino",
+    "pickscore",
+    "imagereward",
+    "clipscore",
+    "aesthetic",
+)
 
 
 class Extractor(Protocol):
@@ -78,6 +92,22 @@ def load_extractor(
         from seedscope.features.dino import load_dino
 
         return load_dino(settings, device=device, weights=weights)
+    if name == "pickscore":
+        from seedscope.features.pickscore import load_pickscore
+
+        return load_pickscore(settings, device=device, weights=weights)
+    if name == "imagereward":
+        from seedscope.features.imagereward import load_imagereward
+
+        return load_imagereward(settings, device=device, weights=weights)
+    if name == "clipscore":
+        from seedscope.features.clipscore import load_clipscore
+
+        return load_clipscore(settings, device=device, weights=weights)
+    if name == "aesthetic":
+        from seedscope.features.aesthetic import load_aesthetic
+
+        return load_aesthetic(settings, device=device, weights=weights)
     if name == "inception":
         from seedscope.features.inception import load_inception
 

@@ -16,6 +16,10 @@ of :mod:`seedscope.features` that load the real weights:
   :func:`seedscope.features.dino.load_dino` loads it as it loads a local copy of
   ``facebook/dino-vitb8``. Its position table is 4 x 4 patches of 8 px (32 px); larger images
   go through DINO's interpolation as the real model's 28 x 28 (224 px) table does.
+- ``pickscore``, ``clipscore``, ``aesthetic``: tiny transformers CLIPs with CLIP's real BPE
+  tokenizer (and, for ``aesthetic``, the predictor's MLP), built by
+  :mod:`seedscope.tiny.scorers`; ``imagereward``: a tiny ImageReward, built by
+  :mod:`seedscope.tiny.imagereward`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ import torch
 
 from seedscope.tiny_nets import CONFIG_FILE, FORMAT, TinyInception
 
-TINY_EXTRACTORS = ("inception", "hps", "style", "layout", "dino")
+TINY_EXTRACTORS = (
+    "inception",
+    "hps",
+    "style",
+    "layout",
+    "dino",
+    "pickscore",
+    "imagereward",
+    "clipscore",
+    "aesthetic",
+)
 
 TINY_INCEPTION_ARCH = {"channels": [8, 16, 32], "dim": 32}
 TINY_INCEPTION_FILE = "tiny_inception.safetensors"
@@ -90,6 +104,19 @@ def build_tiny_extractor(
         from seedscope.tiny.layout import build_tiny_layout
 
         return build_tiny_layout(folder, seed=seed, proposes=proposes)
+    if name in ("pickscore", "clipscore", "aesthetic"):
+        from seedscope.tiny import scorers
+
+        builders = {
+            "pickscore": scorers.build_tiny_pickscore,
+            "clipscore": scorers.build_tiny_clipscore,
+            "aesthetic": scorers.build_tiny_aesthetic,
+        }
+        return builders[name](folder, seed=seed)
+    if name == "imagereward":
+        from seedscope.tiny.imagereward import build_tiny_imagereward
+
+        return build_tiny_imagereward(folder, seed=seed)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)  # model initialisation only
