@@ -1,4 +1,5 @@
-"""The ``seedscope`` command line: check configs, verify shards, render an image again."""
+"""The ``seedscope`` command line: check configs, verify shards, render an image again, a run's
+status."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def _check_config(args) -> int:
     from seedscope.study import model_prompt_sets, seed_blocks
     from seedscope.validate import load_config
 
-    config = load_config(args.config)
+    config = load_config(*args.config)
     blocks = seed_blocks(config)
-    print(f"{args.config}: valid; run {config['run']!r}, {len(blocks)} seed blocks")
+    names = " + ".join(map(str, args.config))
+    print(f"{names}: valid; run {config['run']!r}, {len(blocks)} seed blocks")
     for model in config["models"]:
         print(f"  {model}: prompt sets {model_prompt_sets(config, model)}")
     return 0
@@ -38,13 +40,35 @@ def _check_config(args) -> int:
 def _plan(args) -> int:
     import json
 
-    from seedscope.plan import format_plan, load_calibration, make_plan
+    from seedscope.plan import (
+        compare_with_run,
+        format_comparison,
+        format_plan,
+        load_calibration,
+        make_plan,
+    )
     from seedscope.validate import load_config
 
-    plan = make_plan(load_config(args.config), load_calibration(args.calibration))
+    plan = make_plan(load_config(*args.config), load_calibration(args.calibration))
     print(format_plan(plan))
+    if args.against:
+        if not args.against.is_dir():
+            raise DataError(f"--against {args.against}: no such folder; give a run's results/<run>")
+        plan["against"] = compare_with_run(plan, args.against)
+        print()
+        print(format_comparison(plan["against"]))
     if args.json:
         args.json.write_text(json.dumps(plan, indent=2))
+    return 0
+
+
+def _status(args) -> int:
+    from seedscope.status import format_status, run_status
+
+    status = run_status(args.config, args.directory, results_dir=args.results, tail=args.tail)
+    print(format_status(status))
+    if args.json:
+        args.json.write_text(json.dumps(status, indent=1))
     return 0
 
 
@@ -96,7 +120,9 @@ def _pick(args) -> int:
 
     bank = load_bank(args.bank)
     prefer, avoid = _tags(args.prefer), _tags(args.avoid)
-    seeds = pick(bank, args.n, prefer, avoid, args.order, args.seed, diverse=args.diverse)
+    seeds = pick(
+        bank, args.n, prefer, avoid, args.order, args.seed, diverse=args.diverse, rank=args.rank
+    )
     if args.json:
         print(json.dumps({"model": bank["model"], "seeds": seeds}))
     else:
@@ -111,13 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("verify", help="check shards against their manifests")
     p.add_argument("shards", nargs="+", type=Path)
     p.set_defaults(run=_verify)
-    p = sub.add_parser("check-config", help="validate a config file and summarise it")
-    p.add_argument("config", type=Path)
+    layered = "config files, merged in order as snakemake --configfile A B merges them"
+    p = sub.add_parser("check-config", help="validate config files and summarise them")
+    p.add_argument("config", type=Path, nargs="+", help=layered)
     p.set_defaults(run=_check_config)
-    p = sub.add_parser("plan", help="jobs, images, bytes and GPU-hours of a config")
-    p.add_argument("config", type=Path)
+    p = sub.add_parser("plan", help="jobs, images, bytes, GPU-hours and CPU-hours of a config")
+    p.add_argument("config", type=Path, nargs="+", help=layered)
     p.add_argument(
         "--calibration", type=Path, help="calibration.json from benchmarks/bench_generation.py"
+    )
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="a finished run of this config (results/<run>): its Snakemake benchmark files' "
+        "wall and CPU hours per rule against the plan's",
     )
     p.add_argument("--json", type=Path, help="also write the plan as JSON here")
     p.set_defaults(run=_plan)
@@ -150,9 +184,32 @@ def main(argv: list[str] | None = None) -> int:
         choices=["style", "layout"],
         help="a seed set chosen to differ in style or layout (farthest point sampling)",
     )
+    p.add_argument(
+        "--rank",
+        help="order by this metric on the bank's selection set instead of the quality rank, "
+        "best first (e.g. fid, hps, pickscore)",
+    )
     p.add_argument("--seed", type=int, help="seed of --order random (default: fresh)")
     p.add_argument("--json", action="store_true", help="print the model settings too, as JSON")
     p.set_defaults(run=_pick)
+    p = sub.add_parser(
+        "status",
+        help="progress of a run from its files: jobs done, partial, failed, not started",
+    )
+    p.add_argument("config", type=Path, nargs="+", help="the run's " + layered)
+    p.add_argument(
+        "--directory",
+        "-d",
+        type=Path,
+        default=Path("."),
+        help="the folder Snakemake runs in (its --directory; holds .snakemake/), default: here",
+    )
+    p.add_argument(
+        "--results", help="the results folder, if not the config's results_dir (e.g. moved)"
+    )
+    p.add_argument("--json", type=Path, help="also write the status as JSON here")
+    p.add_argument("--tail", type=int, default=5, help="log lines shown per failed job")
+    p.set_defaults(run=_status)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

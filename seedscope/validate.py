@@ -1,9 +1,11 @@
 """The config validator: the schema (defaults included), then the checks that need more than
 one key, the checks of every stage (each owned by its stage's ``settings`` module) and, unless
-told otherwise, the checks that import torch. ``load_config`` reads a YAML file through it."""
+told otherwise, the checks that import torch. ``load_config`` reads YAML files through it,
+merged in order as Snakemake merges ``--configfile`` files."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +107,44 @@ def _check_semantics(config: dict[str, Any], check_libraries: bool) -> None:
         )
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file and validate it."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    return validate_config(yaml.safe_load(path.read_text()) or {})
+def merge_config(config: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Update ``config`` in place with ``overlay``, recursively, and return it.
+
+    The merge of Snakemake's ``--configfile A B`` (``snakemake.utils.update_config``): a
+    mapping in ``overlay`` updates the one in ``config`` key by key (replacing a value that
+    is not a mapping); any other value, lists and None included, replaces the old one.
+    """
+    for key, value in overlay.items():
+        if not isinstance(config, Mapping):
+            config = {}  # a value that is not a mapping, updated key by key: replaced
+        if isinstance(value, Mapping):
+            config[key] = merge_config(config.get(key, {}), value)
+        else:
+            config[key] = value
+    return config
+
+
+def read_configs(*paths: str | Path) -> dict[str, Any]:
+    """The YAML files ``paths`` merged in order as Snakemake merges ``--configfile`` files
+    (:func:`merge_config`), not yet validated."""
+    if not paths:
+        raise ConfigError("no config file given; name one, e.g. config.yaml")
+    config: dict[str, Any] = {}
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        layer = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(layer, Mapping):
+            raise ConfigError(
+                f"config file {path} holds a {type(layer).__name__}, not a mapping of keys; "
+                "a config file is YAML keys such as run, seeds and models"
+            )
+        merge_config(config, layer)
+    return config
+
+
+def load_config(*paths: str | Path, check_libraries: bool = True) -> dict[str, Any]:
+    """Read YAML config files, merged in order as ``snakemake --configfile A B ...`` merges
+    them (a later file overrides keys of the earlier ones, nested keys one by one), and
+    validate the result (``validate_config``, with ``check_libraries``)."""
+    return validate_config(read_configs(*paths), check_libraries=check_libraries)
