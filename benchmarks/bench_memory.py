@@ -20,9 +20,10 @@ What is synthetic, and why the peaks are still those of the paper run:
   of that tar, whose offsets and sha256 they share.
 - Inception feature tables are zeros, written with holes (no disk): reading one still
   materialises 160,000 x 2,048 float32. Memory depends on array shapes, not on values.
-- The per-seed block files that ``perseed_table`` merges are made by ``fid_block`` and
-  ``hps_block`` with the config's resamples, from 16 prompts of 4-d features: their arrays have
-  the paper's shapes (seeds x fractions x resamples), which do not depend on prompts.
+- The per-seed FID block files that ``perseed_table`` merges are made by ``fid_block`` with the
+  config's resamples, from 16 prompts of 4-d features: their arrays have the paper's shapes
+  (seeds x fractions x resamples), which do not depend on prompts. ``perseed_table`` computes
+  the scores' per-seed means itself, from the HPS feature tables (paper-sized).
 - ``perseed_block`` (FID) runs with ``COMPUTE_RESAMPLES`` (2) subsets per fraction instead of the
   config's 100 (each is a 10,000 x 2,048 FID, about 10 s here). At the paper's size
   ``frechet_to_reference`` computes one replicate at a time (its batches hold one), so resamples
@@ -69,7 +70,7 @@ SMALL = {
 }
 SMALL_SETTINGS = {
     "bootstrap": {"resamples": 10},
-    "hps_prompts": 6,
+    "score_prompts": 6,
     "golden": {"top_k": 16, "permutations": 100},
     "table1": {"draws": 2},
     "fig5": {"prompts": 2, "seed_count": 2},
@@ -160,14 +161,19 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
     hps_version = config["features"]["hps"]["version"]
 
     def perseed_table(prompt_set: str) -> dict:
-        groups = ("fid", "hps") if prompt_set != "parti" else ("hps",)
+        fid = {"fid": [perseed(root, "fid", prompt_set, n) for n in names]}
         return {
             "rule": "perseed_table",
             "name": f"perseed_table {prompt_set}",
             "script": "perseed_table.py",
-            "input": {m: [perseed(root, m, prompt_set, n) for n in names] for m in groups},
-            "output": {"table": tables[prompt_set]},
-            "params": {"bootstrap": bootstrap},
+            "input": (fid if prompt_set != "parti" else {})
+            | {"hps": [table(root, "hps", prompt_set, n) for n in names]}
+            | {"prompts": prompts(root, prompt_set)},
+            "output": {
+                "table": tables[prompt_set],
+                "replicates": f"{out}/quality/perseed_{MODEL}_{prompt_set}.npz",
+            },
+            "params": {"bootstrap": bootstrap, "score_prompts": quality["score_prompts"]},
             "wildcards": {"model": MODEL, "set": prompt_set},
         }
 
@@ -230,21 +236,8 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 "reference": str(root / "reference" / "coco2.npz"),
             },
             "output": [f"{out}/quality/fid/{first}.npz"],
-            "params": {"bootstrap": cut, "hps_prompts": None, "device": "cpu"},
+            "params": {"bootstrap": cut, "device": "cpu"},
             "wildcards": {"metric": "fid", "model": MODEL, "set": "coco2", "first": a, "last": b},
-        },
-        {
-            "rule": "perseed_block",
-            "name": "perseed_block hps",
-            "script": "perseed_block.py",
-            "input": {
-                "features": table(root, "hps", "coco1", first),
-                "prompts": prompts(root, "coco1"),
-            },
-            "output": [f"{out}/quality/hps/{first}.npz"],
-            "params": {"bootstrap": bootstrap, "hps_prompts": quality["hps_prompts"]}
-            | {"device": "cpu"},
-            "wildcards": {"metric": "hps", "model": MODEL, "set": "coco1", "first": a, "last": b},
         },
         perseed_table("coco1"),
         perseed_table("coco2"),
@@ -300,7 +293,7 @@ def jobs(root: Path, scale: dict, config: dict) -> list[dict]:
                 "table1": quality["table1"]
                 | {"fid_sets": ["coco2"], "hps_sets": ["coco2", "parti"]},
                 "bootstrap": bootstrap,
-                "hps_prompts": quality["hps_prompts"],
+                "score_prompts": quality["score_prompts"],
                 "hps_version": hps_version,
                 "device": "cpu",
             },
@@ -521,14 +514,14 @@ def build_tables(root: Path, scale: dict, ids: dict[str, list[str]]) -> None:
 
 
 def build_blocks(root: Path, scale: dict, bootstrap: dict) -> None:
-    """Every seed block's per-seed file, made by ``fid_block``/``hps_block`` (so in the format
+    """Every seed block's per-seed FID file, made by ``fid_block`` (so in the format
     ``perseed_table`` reads) with the paper's resamples, from 16 prompts of 4-d features: the
     arrays have the paper's shapes (seeds x fractions x resamples), whatever the prompts."""
     import numpy as np
 
     from seedscope.features.table import FeatureTable
     from seedscope.quality.frechet import reference_stats
-    from seedscope.quality.perseed import fid_block, hps_block, save_block
+    from seedscope.quality.perseed import fid_block, save_block
 
     rng = np.random.default_rng(2)
     size, n, dim = scale["block"], 16, 4
@@ -542,10 +535,6 @@ def build_blocks(root: Path, scale: dict, bootstrap: dict) -> None:
             ids = prompt_ids * size  # seed-major, like seeds
             keys = [f"{p}_{s}" for s, p in zip(seeds, ids, strict=True)]
             fid = FeatureTable(keys, seeds, ids, features)
-            hps = FeatureTable(keys, seeds, ids, rng.normal(0.27, 0.02, len(seeds)))
-            save_block(
-                perseed(root, "hps", prompt_set, block), hps_block(hps, prompt_ids, bootstrap)
-            )
             if prompt_set != "parti":
                 block_fid = fid_block(fid, prompt_ids, reference, bootstrap)
                 save_block(perseed(root, "fid", prompt_set, block), block_fid)

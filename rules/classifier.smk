@@ -43,6 +43,8 @@ rule evaluate_classifier:
         ),
     log:
         f"{RUN}/logs/classifier/{{model}}/evaluate.log",
+    benchmark:
+        f"{RUN}/benchmarks/classifier/{{model}}/evaluate.tsv"
     conda:
         "../envs/classifier.yaml"
     threads: config["threads"]
@@ -61,6 +63,8 @@ rule gradcam_classifier:
         **figure_outputs("fig4", "fig4_gradcam.rst", "3. Seed classifier", "{model}"),
     log:
         f"{RUN}/logs/classifier/{{model}}/gradcam.log",
+    benchmark:
+        f"{RUN}/benchmarks/classifier/{{model}}/gradcam.tsv"
     conda:
         "../envs/classifier.yaml"
     threads: config["threads"]

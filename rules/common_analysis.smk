@@ -11,12 +11,12 @@ from seedscope.diverse.settings import (
     pg_settings,
     pg_support,
 )
-from seedscope.dag import EXTRACTOR_OF, GENERALISATION_FIGURE
+from seedscope.dag import GENERALISATION_FIGURE
+from seedscope.extractors import EXTRACTORS
 
 
 wildcard_constraints:
-    extractor="inception|hps|style|layout|ocr|dino",
-    metric="fid|hps",
+    extractor="|".join(EXTRACTORS),
     coeff="[0-9][0-9.e+-]*",
 
 
@@ -76,24 +76,19 @@ def reference_images_input(wildcards):
 
 
 def perseed_block_input(wildcards):
-    """One shard's feature table, its prompts, and for FID the set's reference features."""
-    extractor = EXTRACTOR_OF[wildcards.metric]
-    inputs = {
-        "features": JOBS.path("features", extractor=extractor, **wildcards),
+    """One shard's Inception feature table, its prompts and the set's reference features."""
+    return {
+        "features": JOBS.path("features", extractor="inception", **wildcards),
         "prompts": JOBS.path("prompts", set=wildcards.set),
+        "reference": JOBS.path("reference", extractor="inception", set=wildcards.set),
     }
-    if wildcards.metric == "fid":
-        inputs["reference"] = JOBS.path(
-            "reference", extractor=extractor, set=wildcards.set
-        )
-    return inputs
 
 
 def perseed_table_input(wildcards):
-    """Block files of the metrics scored on this set: FID/KID where Inception runs, HPS where HPS."""
-    return {
-        metric: JOBS.perseed_blocks(metric, wildcards.model, wildcards.set)
-        for metric in JOBS.perseed_table_metrics(wildcards.set)
+    """The FID blocks where FID is measured on this set, each score's feature tables, and
+    the prompts (the scores average the first quality.score_prompts of them)."""
+    return JOBS.perseed_table_inputs(wildcards.model, wildcards.set) | {
+        "prompts": JOBS.path("prompts", set=wildcards.set)
     }
 
 

@@ -6,6 +6,8 @@ rule tiny_extractor:
         directory(f"{RUN}/models/extractors/{{extractor}}"),
     log:
         f"{RUN}/logs/tiny_extractor/{{extractor}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/tiny_extractor/{{extractor}}.tsv"
     conda:
         "../envs/features.yaml"
     threads: 1

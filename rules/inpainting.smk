@@ -6,6 +6,8 @@ rule coco_annotations_download:
         f"{config['results_dir']}/downloads/annotations_trainval2017.zip",
     log:
         f"{config['results_dir']}/logs/coco_annotations_download.log",
+    benchmark:
+        f"{config['results_dir']}/benchmarks/coco_annotations_download.tsv"
     retries: 3
     conda:
         "../envs/prompts.yaml"

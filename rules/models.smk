@@ -3,6 +3,8 @@ rule tiny_model:
         directory(f"{RUN}/models/{{model}}"),
     log:
         f"{RUN}/logs/tiny_model/{{model}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/tiny_model/{{model}}.tsv"
     conda:
         "../envs/generation.yaml"
     threads: 1
@@ -19,6 +21,8 @@ rule tiny_captioner:
         directory(f"{RUN}/models/captioner"),
     log:
         f"{RUN}/logs/tiny_captioner.log",
+    benchmark:
+        f"{RUN}/benchmarks/tiny_captioner.tsv"
     conda:
         "../envs/prompts.yaml"
     threads: 1

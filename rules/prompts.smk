@@ -3,6 +3,8 @@ rule coco_download:
         f"{config['results_dir']}/downloads/train2017.zip",
     log:
         f"{config['results_dir']}/logs/coco_download.log",
+    benchmark:
+        f"{config['results_dir']}/benchmarks/coco_download.tsv"
     retries: 3
     conda:
         "../envs/prompts.yaml"
@@ -18,6 +20,8 @@ rule coco_demo_images:
         directory(f"{RUN}/coco/demo-images"),
     log:
         f"{RUN}/logs/coco_demo_images.log",
+    benchmark:
+        f"{RUN}/benchmarks/coco_demo_images.tsv"
     conda:
         "../envs/prompts.yaml"
     threads: 1
@@ -60,6 +64,8 @@ rule prompt_set:
         JOBS.pattern("prompts"),
     log:
         f"{RUN}/logs/prompts/{{set}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/prompts/{{set}}.tsv"
     conda:
         "../envs/prompts.yaml"
     threads: 1

@@ -36,6 +36,8 @@ rule plot_seed_swap:
         ),
     log:
         f"{RUN}/logs/plot_seed_swap.log",
+    benchmark:
+        f"{RUN}/benchmarks/plot_seed_swap.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1

@@ -7,6 +7,8 @@ rule run_summary:
         in_report(JOBS.pattern("run_summary"), "run_summary.rst", "1. Run"),
     log:
         f"{RUN}/logs/run_summary.log",
+    benchmark:
+        f"{RUN}/benchmarks/run_summary.tsv"
     conda:
         "../envs/plots.yaml"
     threads: 1

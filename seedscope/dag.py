@@ -34,8 +34,8 @@ from seedscope.study import (
     style_models,
 )
 
-# the feature extractor behind each per-seed metric (FID and KID read Inception features)
-EXTRACTOR_OF = {"fid": "inception", "hps": "hps"}
+# Table 1's metrics, the paper's, and the extractor each reads: FID and HPS
+TABLE1_METRICS = {"fid": "inception", "hps": "hps"}
 # the paper's figure number of each generalisation figure: fig. 6 is FID's, fig. 7 HPS's
 GENERALISATION_FIGURE = {"fid": "6", "hps": "7"}
 # Table 2's held-out measures, read on every image of the evaluation prompts: the quality
@@ -61,11 +61,15 @@ PATHS = {
     "reference": "reference/{extractor}/{set}.npz",
     "perseed_block": f"quality/{{metric}}/{{model}}/{{set}}/{BLOCK}.npz",
     "perseed_table": "tables/perseed_{model}_{set}.csv",
+    "perseed_replicates": "quality/perseed_{model}_{set}.npz",
     "golden": "tables/golden_{model}.csv",
     "generalisation": "tables/generalisation_{model}.csv",
     "fig5": "figures/fig5_best_worst_seeds_{model}.png",
     "fig_generalisation": "figures/fig{number}_{metric}_generalisation.png",
     "table1": "tables/table1_random_vs_golden.csv",
+    "golden_matrix": "tables/golden_matrix.csv",
+    "table1b": "tables/table1b_quality_per_render.csv",
+    "fig_best_of_n": "figures/fig_best_of_n.png",
     "seedbank": "seedbank/{model}.json",
     "classifier_weights": "classifier/{model}/model.safetensors",
     "classifier_split": "classifier/{model}/split.json",
@@ -111,6 +115,7 @@ class Dag:
         self.run = run_dir(config)
         self.quality = config["quality"]
         self.blocks = block_bounds(config)
+        self._style_evaluation_sizes: dict[str, int] = {}
 
     # -- paths ------------------------------------------------------------------------------
     def pattern(self, name: str) -> str:
@@ -210,35 +215,60 @@ class Dag:
         return [self.path("features", **wildcards, **block) for block in self.blocks]
 
     def perseed_block_jobs(self) -> list[dict[str, str]]:
-        """The wildcards of every per-seed block job; each reads one feature table, so these
-        are also the feature-extraction jobs (with ``EXTRACTOR_OF[metric]``)."""
+        """The wildcards of every per-seed FID block job (the expensive statistic, one job per
+        seed block); each reads one Inception feature table. The scores' per-seed means cost
+        seconds and are computed by the per-seed table job itself."""
         return [
-            {"metric": metric, "model": model, "set": prompt_set, **block}
+            {"metric": "fid", "model": model, "set": prompt_set, **block}
             for model in self.quality_models()
-            for metric, extractor in EXTRACTOR_OF.items()
-            for prompt_set in self.extractor_sets()[extractor]
+            for prompt_set in self.extractor_sets()["inception"]
+            for block in self.blocks
+        ]
+
+    def score_feature_jobs(self) -> list[dict[str, str]]:
+        """The wildcards of every score's extraction job: each of ``quality.scores`` on its
+        sets, every seed block of every scored model."""
+        sets = self.extractor_sets()
+        return [
+            {"extractor": score, "model": model, "set": prompt_set, **block}
+            for model in self.quality_models()
+            for score in self.quality["scores"]
+            for prompt_set in sets[score]
             for block in self.blocks
         ]
 
     def feature_jobs(self) -> list[dict[str, str]]:
-        """The wildcards of every ``extract_features`` job: the Inception and HPS table of each
-        per-seed block, then the style and layout jobs, then OCR."""
-        quality = [
-            {"extractor": EXTRACTOR_OF[job["metric"]]}
-            | {k: v for k, v in job.items() if k != "metric"}
+        """The wildcards of every ``extract_features`` job: the Inception table of each FID
+        block and each score's tables, then the style and layout jobs, then OCR."""
+        inception = [
+            {"extractor": "inception"} | {k: v for k, v in job.items() if k != "metric"}
             for job in self.perseed_block_jobs()
         ]
-        return quality + self.appearance_jobs() + self.ocr_jobs()
+        return inception + self.score_feature_jobs() + self.appearance_jobs() + self.ocr_jobs()
 
-    def perseed_blocks(self, metric: str, model: str, prompt_set: str) -> list[str]:
-        """Every seed block's per-seed statistics of one (metric, model, prompt set)."""
-        wildcards = {"metric": metric, "model": model, "set": prompt_set}
+    def perseed_blocks(self, model: str, prompt_set: str) -> list[str]:
+        """Every seed block's per-seed FID and KID of one (model, prompt set)."""
+        wildcards = {"metric": "fid", "model": model, "set": prompt_set}
         return [self.path("perseed_block", **wildcards, **block) for block in self.blocks]
 
     def perseed_table_metrics(self, prompt_set: str) -> list[str]:
-        """The metrics scored on ``prompt_set``: FID/KID where Inception runs, HPS where HPS."""
+        """The metrics measured on ``prompt_set``: FID (and KID) where Inception runs, each
+        score where it runs."""
         sets = self.extractor_sets()
-        return [m for m, extractor in EXTRACTOR_OF.items() if prompt_set in sets[extractor]]
+        fid = ["fid"] if prompt_set in sets["inception"] else []
+        return fid + [s for s in self.quality["scores"] if prompt_set in sets[s]]
+
+    def perseed_table_inputs(self, model: str, prompt_set: str) -> dict[str, list[str]]:
+        """What one per-seed table reads: the FID blocks where FID is measured, and each
+        score's feature tables (its per-seed means are computed there)."""
+        return {
+            metric: (
+                self.perseed_blocks(model, prompt_set)
+                if metric == "fid"
+                else self.feature_tables(metric, model, prompt_set)
+            )
+            for metric in self.perseed_table_metrics(prompt_set)
+        }
 
     def perseed_tables(self, model: str) -> list[str]:
         """The per-seed table of every scored prompt set of ``model``."""
@@ -258,7 +288,7 @@ class Dag:
         table1 = self.quality["table1"]
         jobs = []
         for model in self.quality_models():
-            for metric in EXTRACTOR_OF:
+            for metric, extractor in TABLE1_METRICS.items():
                 for prompt_set in table1[f"{metric}_sets"]:
                     reference = self.path("reference", extractor="inception", set=prompt_set)
                     jobs.append(
@@ -266,7 +296,7 @@ class Dag:
                             "model": model,
                             "set": prompt_set,
                             "metric": metric,
-                            "tables": self.feature_tables(EXTRACTOR_OF[metric], model, prompt_set),
+                            "tables": self.feature_tables(extractor, model, prompt_set),
                             "prompts": self.path("prompts", set=prompt_set),
                             "golden": self.path("golden", model=model),
                             "reference": reference if metric == "fid" else None,
@@ -281,6 +311,38 @@ class Dag:
             files.update(job["tables"] + [job["prompts"], job["golden"]])
             files.update([job["reference"]] if job["reference"] else [])
         return sorted(files)
+
+    def held_out_sets(self) -> list[str]:
+        """The scored prompt sets other than the FID set, on which golden seeds are chosen:
+        where the golden-seed matrix judges them."""
+        return [s for s in self.scored_sets() if s != self.quality["fid_set"]]
+
+    def golden_matrix_inputs(self) -> dict[str, list[str]]:
+        """What the golden-seed matrix reads: each model's per-seed table on the FID set (the
+        selection) and its per-seed replicates on every held-out set (the evaluation)."""
+        models, fid_set = self.quality_models(), self.quality["fid_set"]
+        return {
+            "selection": [self.path("perseed_table", model=m, set=fid_set) for m in models],
+            "replicates": [
+                self.path("perseed_replicates", model=m, set=s)
+                for m in models
+                for s in self.held_out_sets()
+            ],
+        }
+
+    def table1b_tables(self) -> dict[str, dict[str, dict[str, list[str]]]]:
+        """model -> Table 1b's set -> score -> its feature tables (one per seed block)."""
+        best = self.quality["best_of_n"]
+        return {
+            model: {
+                prompt_set: {
+                    score: self.feature_tables(score, model, prompt_set)
+                    for score in self.quality["scores"]
+                }
+                for prompt_set in best["sets"]
+            }
+            for model in self.quality_models()
+        }
 
     # -- style and layout (paper section 4.3) ------------------------------------------------
     def style_models(self) -> list[str]:
@@ -510,10 +572,14 @@ class Dag:
         return self.set_sizes[prompt_set]
 
     def style_evaluation_prompts(self, prompt_set: str) -> int:
-        """The size of ``seedscope.diverse.split.style_evaluation``'s sample of ``prompt_set``."""
-        ids = [str(i) for i in range(self.set_sizes[prompt_set])]
-        diverse = self.config["diverse"]
-        return len(style_evaluation(ids, diverse["style_prompts"], diverse["seed"]))
+        """The size of ``seedscope.diverse.split.style_evaluation``'s sample of ``prompt_set``
+        (computed once per set: the plan asks for it for every job)."""
+        if prompt_set not in self._style_evaluation_sizes:
+            ids = [str(i) for i in range(self.set_sizes[prompt_set])]
+            diverse = self.config["diverse"]
+            sample = style_evaluation(ids, diverse["style_prompts"], diverse["seed"])
+            self._style_evaluation_sizes[prompt_set] = len(sample)
+        return self._style_evaluation_sizes[prompt_set]
 
     @cached_property
     def evaluation_prompts(self) -> dict[str, int]:
@@ -542,6 +608,9 @@ class Dag:
         outputs += [self.path("seedbank", model=m) for m in models]
         outputs += self.generalisation_figures()
         outputs += [self.path("table1")] if self.table1_jobs() else []
+        if models and self.held_out_sets():
+            outputs.append(self.path("golden_matrix"))
+        outputs += [self.path("table1b"), self.path("fig_best_of_n")] if models else []
         return outputs
 
     def classifier_outputs(self) -> list[str]:
@@ -604,6 +673,9 @@ class Dag:
             "fig5_best_worst_seeds": len(models),
             "fig_generalisation": len(self.generalisation_figures()),
             "table1": int(bool(self.table1_jobs())),
+            "golden_matrix": int(bool(models and self.held_out_sets())),
+            "table1b": int(bool(models)),
+            "fig_best_of_n": int(bool(models)),
             "seedbank": len(models) + len(inpainters),
             "coco_annotations_download": int(
                 bool(inpainters) and self.config["inpainting"]["annotations"] == "download"

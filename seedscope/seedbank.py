@@ -38,9 +38,10 @@ import pandas as pd
 
 from seedscope.errors import SeedscopeError
 from seedscope.files import json_sha256
+from seedscope.study import LOWER_IS_BETTER_METRICS, SCORE_METRICS
 
 FORMAT = 1
-STAT_COLUMNS = ("fid", "kid", "hps")
+STAT_COLUMNS = (*LOWER_IS_BETTER_METRICS, *SCORE_METRICS)  # every per-seed metric
 # Every key of a model's config entry that its images depend on (batch_size, channels_last and
 # compile only at the float round-off level); ``build_bank`` adds the run's ``device``.
 MODEL_KEYS = (
@@ -199,28 +200,51 @@ def load_bank(path: str | Path) -> dict[str, Any]:
 def pick(
     bank: dict[str, Any],
     n: int,
-    prefer: Sequence[str] = ("golden",),
+    prefer: Sequence[str] | None = None,
     avoid: Sequence[str] = (),
     order: str = "best",
     seed: int | None = None,
     diverse: str | None = None,
+    rank: str | None = None,
 ) -> list[int]:
     """``n`` distinct seeds: those with a ``prefer`` tag first, never one with an ``avoid`` tag.
 
-    ``order="best"`` takes seeds by quality rank; ``order="random"`` samples uniformly within
-    the preferred seeds (then the rest), reproducibly for a given ``seed``. Tags that no seed
-    carries are allowed (a bank made before a stage existed simply has none).
+    ``order="best"`` takes seeds by quality rank, or with ``rank`` (a metric such as ``fid``
+    or ``pickscore``) by that metric's per-seed estimate on the bank's selection set, best
+    first (lower first for FID and KID, higher for the scores: ``seedscope.study``); the
+    preferred seeds still come first, each group in that order, and seeds without the
+    estimate come last. ``order="random"`` samples uniformly within the preferred seeds
+    (then the rest), reproducibly for a given ``seed``. ``prefer`` defaults to ``golden``
+    where the bank has quality statistics, and to nothing in an inpainting model's bank.
+    Every tag named must be one the bank knows, though it may have no seeds (the keys of
+    ``bank["tags"]``, and ``golden`` and ``inferior`` where it has quality statistics): a
+    misspelt tag, or one of a stage the bank was built without, raises
+    :class:`SeedBankError` listing the bank's tags.
     ``diverse="style"`` or ``"layout"`` returns instead a diverse seed set chosen by farthest
     point sampling on that feature: the first set (of the bank's FPS runs) without an
     ``avoid`` tag, ``n`` at most the set's size.
     """
     if n < 1:
         raise SeedBankError(f"n must be at least 1, got {n}")
+    known = _known_tags(bank)
+    if prefer is None:
+        prefer = ["golden"] if "golden" in known else []
+    _check_tags(bank, known, [*prefer, *avoid])
     if diverse is not None:
+        if rank is not None:
+            raise SeedBankError(
+                "a diverse seed set comes in its farthest-point order; drop rank, or diverse"
+            )
         return _diverse(bank, n, avoid, diverse)
     if order not in ("best", "random"):
         raise SeedBankError(f"order must be 'best' or 'random', got {order!r}")
-    allowed = [s for s in bank["seeds"] if not set(s["tags"]) & set(avoid)]
+    if rank is not None and order == "random":
+        raise SeedBankError(
+            f"rank={rank!r} orders seeds by that metric and order='random' samples them: "
+            "choose one (order='best' with rank)"
+        )
+    listed = bank["seeds"] if rank is None else _ranked(bank, rank)
+    allowed = [s for s in listed if not set(s["tags"]) & set(avoid)]
     preferred = [s for s in allowed if set(s["tags"]) & set(prefer)]
     others = [s for s in allowed if not set(s["tags"]) & set(prefer)]
     if order == "random":
@@ -234,6 +258,65 @@ def pick(
             "ask for fewer seeds or avoid fewer tags"
         )
     return [int(s["seed"]) for s in chosen]
+
+
+def _known_tags(bank: dict[str, Any]) -> list[str]:
+    """The tags ``bank`` can answer for, sorted: the keys of its ``tags`` (a tag may have no
+    seeds, e.g. no grayscale seed), and ``golden`` and ``inferior`` wherever the bank has
+    quality statistics (a ``selection``), since a run that finds none lists no seeds for them."""
+    known = set(bank.get("tags") or {})
+    if bank.get("selection"):
+        known |= {"golden", "inferior"}
+    return sorted(known)
+
+
+def _check_tags(bank: dict[str, Any], known: Sequence[str], tags: Sequence[str]) -> None:
+    unknown = sorted(set(tags) - set(known))
+    if unknown:
+        name = bank.get("model", {}).get("name", "?")
+        raise SeedBankError(
+            f"the seed bank of model {name!r} has no tag {', '.join(map(repr, unknown))}; "
+            f"its tags are {', '.join(known) or 'none'}. Use those (style tags come from the "
+            "style stage, text from the inpainting stage), or rebuild the bank with that stage"
+        )
+
+
+# per-seed statistics derived from a metric's estimate: <metric>_sd, _lo, _hi, _rank, _rank_lo...
+_DERIVED = ("_sd", "_lo", "_hi", "_rank")
+
+
+def _bank_metrics(bank: dict[str, Any]) -> list[str]:
+    """The metrics with per-seed estimates on the bank's selection set, sorted (what ``pick``
+    can ``rank`` by); none for an inpainting model's bank."""
+    selection = bank.get("selection") or {}
+    keys = {k for s in bank["seeds"] for k in s.get("stats", {}).get(selection.get("set"), {})}
+    derived = {k for k in keys for d in _DERIVED if k.endswith(d) and k[: -len(d)] in keys}
+    return sorted(keys - derived)
+
+
+def _ranked(bank: dict[str, Any], metric: str) -> list[dict[str, Any]]:
+    """The bank's seeds by ``metric`` on its selection set, best first; seeds without an
+    estimate last; ties (and those) in quality-rank order."""
+    name = bank.get("model", {}).get("name", "?")
+    if not bank.get("selection"):
+        raise SeedBankError(
+            f"the seed bank of model {name!r} has no per-seed quality statistics (an inpainting "
+            f"model's bank), so it cannot rank by {metric!r}; drop rank"
+        )
+    metrics = _bank_metrics(bank)
+    if metric not in metrics:
+        raise SeedBankError(
+            f"the seed bank of model {name!r} has no per-seed {metric!r} on its selection set "
+            f"{bank['selection']['set']!r}; rank by one of its metrics: "
+            f"{', '.join(metrics) or 'none'}"
+        )
+    sign = 1.0 if metric in LOWER_IS_BETTER_METRICS else -1.0
+    stats = [s.get("stats", {}).get(bank["selection"]["set"], {}) for s in bank["seeds"]]
+    order = sorted(
+        range(len(stats)),
+        key=lambda i: (metric not in stats[i], sign * stats[i].get(metric, 0.0)),
+    )
+    return [bank["seeds"][i] for i in order]
 
 
 def _diverse(bank: dict[str, Any], n: int, avoid: Sequence[str], feature: str) -> list[int]:

@@ -9,6 +9,11 @@ from typing import Any
 from seedscope.errors import ConfigError
 
 PARTI_PROMPTS = 1632  # the prompts of PartiPrompts
+# The per-image scores that per-seed quality can average (each an extractor writing one value
+# per image, higher is better): HPS v2, PickScore, ImageReward, CLIPScore, LAION aesthetics.
+SCORE_METRICS = ("hps", "pickscore", "imagereward", "clipscore", "aesthetic")
+# Per-seed metrics where lower is better (the others, every score, are better higher).
+LOWER_IS_BETTER_METRICS = ("fid", "kid")
 
 
 def seed_range(config: dict[str, Any]) -> range:
@@ -99,13 +104,17 @@ def quality_models(config: dict[str, Any]) -> list[str]:
 
 
 def quality_sets(config: dict[str, Any]) -> dict[str, list[str]]:
-    """Prompt sets each extractor runs on: Inception where FID is needed, HPS where HPS is."""
+    """Prompt sets each extractor of per-seed quality runs on: Inception where FID is needed
+    (the FID set, the generalisation set, Table 1's FID sets); every score of
+    ``quality.scores`` on the FID and generalisation sets and Table 1b's held-out sets; HPS also
+    on Table 1's HPS sets."""
     q = config["quality"]
     main = [q["fid_set"]] + ([q["generalisation_set"]] if q["generalisation_set"] else [])
     unique = lambda names: list(dict.fromkeys(names))  # noqa: E731 - ordered, no duplicates
-    return {
-        "inception": unique(main + q["table1"]["fid_sets"]),
-        "hps": unique(main + q["table1"]["hps_sets"]),
+    scored = main + q["best_of_n"]["sets"]
+    return {"inception": unique(main + q["table1"]["fid_sets"])} | {
+        score: unique(scored + (q["table1"]["hps_sets"] if score == "hps" else []))
+        for score in q["scores"]
     }
 
 

@@ -109,9 +109,8 @@ def test_paper_dag_extracts_style_and_layout_once_per_shard_of_their_sets():
         ("layout", "synthetic"),
     }
     counts = dag.job_counts()
-    assert counts["extract_features"] == len(dag.perseed_block_jobs()) + len(jobs) + len(
-        dag.ocr_jobs()
-    )
+    quality = len(dag.perseed_block_jobs()) + len(dag.score_feature_jobs())
+    assert counts["extract_features"] == quality + len(jobs) + len(dag.ocr_jobs())
     for rule in ("style_table", "style_map", "fig8_style_map", "fig9_style_seeds", "layout_table"):
         assert counts[rule] == 2
     targets = dag.targets()

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from seedscope.dag import EXTRACTOR_OF, PATHS, Dag, block_bounds
+from seedscope.dag import PATHS, Dag, block_bounds
 from seedscope.validate import load_config, validate_config
 
 from conftest import DEMO, REPO
@@ -73,40 +73,38 @@ def test_generation_jobs_are_models_times_their_sets_times_blocks(paper):
     assert len(dag.generation_benchmarks()) == len(dag.shards())
 
 
-def test_each_per_seed_block_reads_one_feature_table_of_its_metrics_extractor(paper):
+def test_fid_blocks_and_per_seed_tables_read_the_feature_tables_the_dag_extracts(paper):
     dag = Dag(paper)
     jobs = dag.perseed_block_jobs()
-    tables = {dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j) for j in jobs}
-    assert len(tables) == len(jobs) == 64 * 2 * (2 + 3)  # blocks x models x (FID + HPS sets)
-    # and every one of those tables is an extraction job, besides style, layout and OCR
+    scores = paper["quality"]["scores"]
+    assert {j["metric"] for j in jobs} == {"fid"}
+    tables = {dag.path("features", extractor="inception", **j) for j in jobs}
+    assert len(tables) == len(jobs) == 64 * 2 * 2  # blocks x models x the two FID sets
     extraction = Counter(j["extractor"] for j in dag.feature_jobs())
     assert extraction == {
         "inception": 64 * 2 * 2,
-        "hps": 64 * 2 * 3,
+        "hps": 64 * 2 * 3,  # coco1, coco2 and Table 1's PartiPrompts
+        **{score: 64 * 2 * 3 for score in scores if score != "hps"},  # Table 1b's coco2, parti
         "style": 64 * 2 * 2,  # the analysis set coco1 and the evaluation set coco2
         "layout": 64 * 2,
         "ocr": 64 * 2,  # sd2-inpaint's two tasks
     }
-    assert dag.job_counts()["extract_features"] == 64 * 18
-    assert tables <= {dag.path("features", **j) for j in dag.feature_jobs()}
-    # FID on the COCO sets only; HPS also on PartiPrompts (Table 1's HPS rows)
-    assert {(j["metric"], j["set"]) for j in jobs} == {
-        ("fid", "coco1"),
-        ("fid", "coco2"),
-        ("hps", "coco1"),
-        ("hps", "coco2"),
-        ("hps", "parti"),
-    }
-    assert dag.perseed_table_metrics("parti") == ["hps"]
-    assert dag.perseed_table_metrics("coco1") == ["fid", "hps"]
+    assert dag.job_counts()["extract_features"] == 64 * (4 + 6 * len(scores) + 8)
+    extracted = {dag.path("features", **j) for j in dag.feature_jobs()}
+    assert tables <= extracted
+    # each per-seed table reads the FID blocks where FID is measured and every score's tables
+    for prompt_set, metrics in (("coco1", ["fid", *scores]), ("parti", scores)):
+        assert dag.perseed_table_metrics(prompt_set) == metrics
+        inputs = dag.perseed_table_inputs("sd2", prompt_set)
+        assert list(inputs) == metrics
+        for metric in scores:
+            assert set(inputs[metric]) <= extracted and len(inputs[metric]) == 64
+    assert dag.perseed_table_inputs("sd2", "coco1")["fid"] == dag.perseed_blocks("sd2", "coco1")
 
 
 def test_table1_reads_feature_tables_that_the_dag_builds(paper):
     dag = Dag(paper)
-    built = {
-        dag.path("features", extractor=EXTRACTOR_OF[j["metric"]], **j)
-        for j in dag.perseed_block_jobs()
-    }
+    built = {dag.path("features", **j) for j in dag.feature_jobs()}
     inputs = dag.table1_inputs()
     assert len(inputs) == len(set(inputs))
     tables = [f for f in inputs if "/features/" in f]

@@ -4,7 +4,7 @@ Each "seed" of a synthetic block is an independent sample of ``n`` Gaussian feat
 the paper's ratio of dimensions to images (d / n = 2048 / 10000 ~ 0.2). The quantity every
 interval must cover is the statistic's expectation at sample size ``n`` (FID at n images, against
 the fixed reference), estimated here by averaging many independent samples. The intervals come
-from the workflow's own code path: ``fid_block`` / ``hps_block`` -> ``summarise``.
+from the workflow's own code path: ``fid_block`` / ``score_block`` -> ``summarise``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from seedscope.quality.frechet import (
     reference_stats,
 )
 from seedscope.quality.intervals import FRACTIONS, subset_size, variance_at_n
-from seedscope.quality.perseed import fid_block, hps_block, summarise
+from seedscope.quality.perseed import fid_block, score_block, summarise
 from seedscope.quality.table1 import score_draws
 
 N, D = 300, 60  # d / n = 0.2, the paper's per-seed FID (2,048-d Inception, 10,000 images)
@@ -132,7 +132,7 @@ def test_mean_score_interval_covers_the_population_mean():
         prompt_ids=[f"p{i}" for i in range(n)] * TRIALS,
         features=scores.reshape(-1, 1),
     )
-    summary = summarise(hps_block(table, [f"p{i}" for i in range(n)], BOOTSTRAP), 0.95)
+    summary = summarise(score_block(table, [f"p{i}" for i in range(n)], BOOTSTRAP, "hps"), 0.95)
     assert 0.91 <= _coverage(summary.hps_lo, summary.hps_hi, mean) <= 0.985
     standard_error = scores.std(1, ddof=1) / np.sqrt(n)
     assert np.median(summary.hps_sd / standard_error) == pytest.approx(1.0, abs=0.1)

@@ -194,7 +194,8 @@ def test_plan_adds_up_the_images_of_the_dry_runs_jobs(name, tmp_path):
     assert plan["totals"]["particle_images"] == pg
     totals = plan["totals"]
     extractors = {e for rule, e in images if rule.startswith("extract")} - {"ocr"}
-    assert extractors == {"inception", "hps", "style", "layout", "dino"}
+    scores = load_config(config)["quality"]["scores"]
+    assert extractors == {"inception", "style", "layout", "dino", *scores}
     for e in extractors:
         shards = images["extract_features", e] + images["extract_evaluation_features", e]
         particle = images["extract_particle_features", e]

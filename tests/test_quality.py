@@ -15,10 +15,10 @@ from seedscope.quality.intervals import subsample_weights
 from seedscope.quality.perseed import (
     by_seed,
     fid_block,
-    hps_block,
     load_blocks,
     ranks,
     save_block,
+    score_block,
     summarise,
 )
 from seedscope.quality.table1 import (
@@ -150,7 +150,7 @@ def test_blocks_merged_in_any_order_equal_one_block_of_all_seeds(tmp_path):
     )
     cases = {
         "fid": (table, lambda t: fid_block(t, prompts, reference, bootstrap)),
-        "hps": (scores, lambda t: hps_block(t, prompts, bootstrap)),
+        "hps": (scores, lambda t: score_block(t, prompts, bootstrap, "hps")),
     }
     for metric, (source, block_of) in cases.items():
         whole = summarise(block_of(source), 0.95)
@@ -172,7 +172,7 @@ def test_by_seed_orders_rows_by_prompt_and_names_missing_prompts():
         by_seed(table, ["a", "z"])
 
 
-def test_hps_block_means_and_paired_replicates():
+def test_score_block_means_and_paired_replicates():
     prompts = ["a", "b", "c", "d"]
     scores = {0: [1.0, 2.0, 3.0, 4.0], 1: [2.0, 3.0, 4.0, 5.0]}
     table = FeatureTable(
@@ -181,7 +181,7 @@ def test_hps_block_means_and_paired_replicates():
         prompt_ids=prompts * 2,
         features=np.array([v for s in scores for v in scores[s]])[:, None],
     )
-    block = hps_block(table, prompts, {"resamples": 30, "seed": 1})
+    block = score_block(table, prompts, {"resamples": 30, "seed": 1}, "hps")
     assert block["hps"].tolist() == [2.5, 3.5]
     # paired: seed 1 is seed 0 plus one on every prompt, in every replicate
     assert np.allclose(block["hps_sub"][1] - block["hps_sub"][0], 1.0)

@@ -78,7 +78,8 @@ def test_pick_prefers_and_avoids_tags(tmp_path):
     assert pick(bank, 2, prefer=["golden"]) == [1, 4]
     assert pick(bank, 2, prefer=["golden"], avoid=["text"]) == [1, 2]  # filled by rank
     assert 3 not in pick(bank, 5, prefer=[], avoid=["inferior"])
-    assert pick(bank, 3, prefer=["no-such-tag"]) == [1, 4, 2]
+    with pytest.raises(SeedBankError, match="no tag 'no-such-tag'"):
+        pick(bank, 3, prefer=["no-such-tag"])
 
 
 def test_pick_random_is_reproducible_and_keeps_preference(tmp_path):
@@ -214,7 +215,8 @@ def test_readme_example_renders_the_studied_images(kind, overrides, tiny_models,
     pipe = load_model(kind, spec, "cpu")  # as the workflow loads it
     render_shard(pipe, kind, spec, "coco1", [PROMPT], list(range(6)), shard, chunk_size=6)
     selection = {"set": "coco1", "metrics": ["fid", "hps"], "top_k": 2}
-    tags = {"golden": [1, 4], "border": [4]}  # the example avoids grayscale and border seeds
+    # the example avoids grayscale and border seeds (a bank with the style stage knows both)
+    tags = {"golden": [1, 4], "border": [4], "grayscale": []}
     bank = build_bank(kind, spec, {"coco1": _per_seed()}, tags, selection, "0" * 64, "cpu")
     save_bank(bank, tmp_path / "bank.json")
 

@@ -108,6 +108,38 @@ def test_demo_makes_the_style_and_layout_tables_figures_and_bank_entries(demo):
 
 
 @pytest.mark.slow
+def test_demo_judges_golden_seeds_by_every_score_and_against_best_of_n(demo):
+    run = demo / "results" / "demo"
+    config = load_config(DEMO)
+    scores = config["quality"]["scores"]
+    assert scores == ["hps", "pickscore", "imagereward", "clipscore", "aesthetic"]
+    for model in ("sd2", "sdxl-turbo"):
+        table = pd.read_csv(run / "tables" / f"perseed_{model}_coco1.csv")
+        for metric in ("fid", "kid", *scores):
+            assert table[[metric, f"{metric}_lo", f"{metric}_rank_hi"]].notna().all().all()
+            assert (table[f"{metric}_lo"] <= table[metric]).all()
+        for score in scores[1:]:
+            features = read_table(
+                run / "features" / score / model / "coco2" / "seeds-0000-0031.npz"
+            )
+            assert len(features) == 32 * 12 and features.meta["extractor"] == score
+        bank = json.loads((run / "seedbank" / f"{model}.json").read_text())
+        assert "pickscore_lo" in bank["seeds"][0]["stats"]["coco1"]
+    matrix = pd.read_csv(run / "tables" / "golden_matrix.csv")
+    selectors = {"fid", "kid", *scores, "golden"}
+    assert set(matrix["selected_by"]) == selectors
+    assert set(matrix["prompt_set"]) == {"coco2", "parti"}  # held out: never the FID set
+    coco2 = matrix[(matrix["prompt_set"] == "coco2") & (matrix["model"] == "sd2")]
+    assert len(coco2) == len(selectors) * (2 + len(scores))  # FID, KID and every score
+    table1b = pd.read_csv(run / "tables" / "table1b_quality_per_render.csv")
+    random = table1b[(table1b["seeds"] == "random") & (table1b["verifier"] == "none")]
+    assert set(random["renders"]) == {1} and len(random) == 2 * len(scores)
+    best = table1b[table1b["verifier"] == "hps"]
+    assert "hps" not in set(best["metric"]) and set(best["renders"]) == {2, 4, 8, 16}
+    assert (run / "figures" / "fig_best_of_n.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
 def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(demo):
     run = demo / "results" / "demo"
     table = pd.read_csv(run / "tables" / "table2_diverse_seeds.csv")
@@ -115,7 +147,6 @@ def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(dem
     methods = [
         "random seeds",
         "same seeds, no guidance",
-        "Particle Guidance (coeff 10)",
         "Particle Guidance (coeff 100)",
         "diverse seeds (style FPS)",
         "diverse seeds (layout FPS)",
@@ -138,7 +169,7 @@ def test_demo_compares_diverse_seeds_with_random_seeds_and_particle_guidance(dem
         assert bank["diverse_style"] == sets["sets"]["style"]
         assert bank["diverse_layout"] == sets["sets"]["layout"]
         assert (run / "figures" / f"fig11_diverse_seeds_{model}.png").stat().st_size > 1000
-        for coeff in ("0", "10", "100"):  # evaluation prompts x C
+        for coeff in ("0", "100"):  # evaluation prompts x C
             assert verify(run / "particle" / model / "coco2" / f"coeff-{coeff}.tar") == 6 * 4
     assert (run / "figures" / "diversity_quality.png").stat().st_size > 1000
     # the control renders each prompt's own random particle seeds, not the same four
@@ -179,7 +210,7 @@ def test_demo_is_complete_and_growing_seeds_plans_only_new_blocks(demo, tmp_path
     result = snakemake("-n", "--configfile", str(grown), cwd=demo)
     # 2 models x 4 sets, one new block, and what reads every shard: the summary and classifiers
     expected = {"generate": 8, "run_summary": 1, "all": 1} | CLASSIFIERS(2)
-    expected |= QUALITY(models=2, extract=10)  # 5 (set, extractor) pairs x 2 models, 1 block
+    expected |= QUALITY(models=2, extract=2 * SCORED, blocks=2 * FID_BLOCKS)  # 1 new block
     expected = merged(expected, STYLE(2, extract=2), LAYOUT(2, extract=2))
     # and the inpainting model's two tasks: shards, OCR, its text table, fig 12 and bank
     expected = merged(expected, {"generate": 2, "seedbank": 1}, INPAINTING(extract=2))
@@ -195,18 +226,28 @@ def CLASSIFIERS(models: int) -> dict[str, int]:  # noqa: N802 - reads like a con
     return {"train_classifier": models, "evaluate_classifier": models, "gradcam_classifier": models}
 
 
-def QUALITY(models: int, extract: int = 0, figures: bool = True) -> dict[str, int]:  # noqa: N802
-    """The per-seed quality jobs downstream of ``extract`` new feature tables of ``models`` models.
+def QUALITY(  # noqa: N802
+    models: int, extract: int = 0, blocks: int = 0, figures: bool = True
+) -> dict[str, int]:
+    """The per-seed quality jobs downstream of ``extract`` new feature tables (``blocks`` of them
+    Inception tables of the FID sets, each with its FID block) of ``models`` models.
 
-    In the demo, Inception runs on coco1 and coco2 and HPS on coco1, coco2 and parti (3 per-seed
-    tables per model); figs 6-7 and Table 1 pool every model.
+    In the demo, per model, Inception runs on coco1 and coco2 (one FID block each), HPS on
+    coco1, coco2 and parti, and the other four scores on coco1 and coco2: 3 per-seed tables,
+    and ``SCORED`` feature tables for a model whose images all change. The golden-seed matrix,
+    Table 1b, figs 6-7 and Table 1 pool every model.
     """
-    jobs = {"extract_features": extract, "perseed_block": extract}
+    jobs = {"extract_features": extract, "perseed_block": blocks}
     jobs |= {"perseed_table": 3 * models, "golden_seeds": models, "seedbank": models}
+    jobs |= {"golden_matrix": 1, "table1b": 1, "fig_best_of_n": 1}
     if figures:
         jobs |= {"fig5_best_worst_seeds": models}
         jobs |= {"fig_generalisation": 2, "table1": 1}
     return {rule: n for rule, n in jobs.items() if n}
+
+
+# a demo model's quality feature tables (Inception x 2, HPS x 3, 4 scores x 2) and FID blocks
+SCORED, FID_BLOCKS = 2 + 3 + 4 * 2, 2
 
 
 def STYLE(models: int, extract: int = 0) -> dict[str, int]:  # noqa: N802
@@ -233,7 +274,7 @@ def DIVERSE(  # noqa: N802
     """Table 2, the diversity-quality figure and what feeds them: ``seeds`` models' seed sets
     (and their figs 11, plus ``fig11`` more), ``particles`` new Particle Guidance shards,
     ``extract`` new PG feature tables, ``evaluation`` new HPS and DINO tables of the evaluation
-    prompts. The demo renders PG at coefficients 0 (the control), 10 and 100, on two sets."""
+    prompts. The demo renders PG at coefficients 0 (the control) and 100, on two sets."""
     jobs = {"diverse_seeds": seeds, "fig11_diverse_seeds": seeds + fig11, "table2": 1}
     jobs |= {"fig_diversity_quality": 1, "extract_evaluation_features": evaluation}
     return jobs | {"particle_guidance": particles, "extract_particle_features": extract}
@@ -257,9 +298,9 @@ RERUNS = {
             {"tiny_extractor": 1},  # the demo's tiny segmenter proposes the set's objects
             CLASSIFIERS(2),
             LAYOUT(2, extract=2),
-            # PG shards of the synthetic set (2 models x 3 coefficients), their style or layout,
+            # PG shards of the synthetic set (2 models x 2 coefficients), their style or layout,
             # HPS and DINO tables, and HPS and DINO of every seed's synthetic images
-            DIVERSE(seeds=2, particles=6, extract=18, evaluation=4),
+            DIVERSE(seeds=2, particles=4, extract=12, evaluation=4),
         ),
         "/synthetic/",
     ),
@@ -268,10 +309,10 @@ RERUNS = {
         merged(
             {"generate": 4, "run_summary": 1, "all": 1},
             CLASSIFIERS(1),
-            QUALITY(1, extract=5),
+            QUALITY(1, extract=SCORED, blocks=FID_BLOCKS),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
-            DIVERSE(seeds=1, particles=6, extract=18, evaluation=4),
+            DIVERSE(seeds=1, particles=4, extract=12, evaluation=4),
             {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sdxl-turbo/",
@@ -281,10 +322,10 @@ RERUNS = {
         merged(
             {"generate": 4, "seed_swap": 1, "plot_seed_swap": 1, "run_summary": 1, "all": 1},
             CLASSIFIERS(1),
-            QUALITY(1, extract=5),
+            QUALITY(1, extract=SCORED, blocks=FID_BLOCKS),
             STYLE(1, extract=1),
             LAYOUT(1, extract=1),
-            DIVERSE(seeds=1, particles=6, extract=18, evaluation=4),
+            DIVERSE(seeds=1, particles=4, extract=12, evaluation=4),
             {"extract_features": 1},  # style on the evaluation prompts (coco2)
         ),
         "/sd2/",
@@ -297,6 +338,7 @@ RERUNS = {
     "change a plotting option": (
         {"plots.dpi": 100},
         {"plot_seed_swap": 1, "fig5_best_worst_seeds": 2, "fig_generalisation": 2, "all": 1}
+        | {"fig_best_of_n": 1}
         | {"fig8_style_map": 2, "fig9_style_seeds": 2, "fig10_layout": 2}
         | {"fig12_inpainting_text": 1, "fig11_diverse_seeds": 2, "fig_diversity_quality": 1},
         None,
@@ -305,8 +347,9 @@ RERUNS = {
         {"prompt_sets.parti.sample_seed": 7},
         {"prompt_set": 1, "generate": 2, "run_summary": 1, "all": 1}
         | CLASSIFIERS(2)
-        # parti has HPS only and chooses no golden seeds: its tables, Table 1, the seed banks
-        | {"extract_features": 2, "perseed_block": 2, "perseed_table": 2, "table1": 1}
+        # parti has HPS only and chooses no golden seeds: its tables, Table 1, the golden-seed
+        # matrix (parti is held out), the seed banks
+        | {"extract_features": 2, "perseed_table": 2, "table1": 1, "golden_matrix": 1}
         | {"seedbank": 2},
         "/parti/",
     ),
@@ -323,18 +366,23 @@ RERUNS = {
     "change an HPS setting": (
         {"features.hps.batch_size": 32},
         # HPS on coco1, coco2, parti x 2 models; no Inception or reference job; HPS of the
-        # evaluation prompts (2 models x 2 sets) and of the PG shards (x 3 coefficients)
-        merged({"all": 1}, QUALITY(2, extract=6), DIVERSE(extract=12, evaluation=4)),
+        # evaluation prompts (2 models x 2 sets) and of the PG shards (x 2 coefficients)
+        merged(
+            {"all": 1},
+            QUALITY(2, extract=6),
+            DIVERSE(extract=8, evaluation=4),
+        ),
         None,
     ),
     "change the golden top-k": (
         {"quality.golden.top_k": 6},
-        {"golden_seeds": 2, "seedbank": 2, "table1": 1, "fig_generalisation": 2, "all": 1},
+        {"golden_seeds": 2, "seedbank": 2, "table1": 1, "fig_generalisation": 2, "all": 1}
+        | {"golden_matrix": 1, "table1b": 1, "fig_best_of_n": 1},
         None,
     ),
     "change the bootstrap": (
         {"quality.bootstrap.resamples": 50},
-        {"perseed_block": 10, "all": 1} | QUALITY(2),
+        {"perseed_block": 2 * FID_BLOCKS, "all": 1} | QUALITY(2),
         None,
     ),
     "give Table 1 its own prompt count": (
@@ -348,7 +396,7 @@ RERUNS = {
         merged(
             {"seedbank": 2, "all": 1, "extract_features": 2},
             STYLE(2, extract=2),
-            DIVERSE(seeds=2, extract=6),  # style of the coco2 PG shards, 2 models x 3 coeffs
+            DIVERSE(seeds=2, extract=4),  # style of the coco2 PG shards, 2 models x 2 coeffs
         ),
         None,
     ),
@@ -360,7 +408,7 @@ RERUNS = {
     ),
     "change a layout setting": (
         {"features.layout.score_threshold": 0.3},
-        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2), DIVERSE(seeds=2, extract=6)),
+        merged({"seedbank": 2, "all": 1}, LAYOUT(2, extract=2), DIVERSE(seeds=2, extract=4)),
         None,
     ),
     "change the inpainting pair selection": (
@@ -385,16 +433,32 @@ RERUNS = {
         None,
     ),
     "change the Particle Guidance coefficients": (
-        {"diverse.particle_guidance.coeffs": [10, 30]},
+        {"diverse.particle_guidance.coeffs": [100, 30]},
         # coefficient 30's shards (2 models x 2 sets) and their features, Table 2 and its
-        # figure; 10 and the control stay, 100 is no longer read; fig 11 shows 10, unchanged
+        # figure; 100 and the control stay; fig 11 shows 100, unchanged
         merged({"all": 1}, DIVERSE(particles=4, extract=12)),
         None,
     ),
     "change a Particle Guidance setting": (
         {"diverse.particle_guidance.stop_sigma": 2.0},
-        # every PG shard (2 models x 2 sets x 3 coefficients), its features, Table 2, figs 11
-        merged({"all": 1}, DIVERSE(particles=12, extract=36, fig11=2)),
+        # every PG shard (2 models x 2 sets x 2 coefficients), its features, Table 2, figs 11
+        merged({"all": 1}, DIVERSE(particles=8, extract=24, fig11=2)),
+        None,
+    ),
+    "score every metric on another set": (
+        {"quality.best_of_n.sets": ["coco2", "parti"]},
+        # the four scores besides HPS now also read parti (4 x 2 models): new feature tables
+        # become inputs of parti's per-seed tables, the golden-seed matrix and Table 1b, as
+        # when a metric is added; nothing is rendered, no other extractor runs
+        {"extract_features": 8, "perseed_table": 2, "seedbank": 2, "all": 1}
+        | {"golden_matrix": 1, "table1b": 1, "fig_best_of_n": 1},
+        None,
+    ),
+    "drop a score": (
+        {"quality.scores": ["hps", "pickscore", "imagereward", "clipscore"]},
+        # the per-seed tables that read it (coco1 and coco2; the demo has no aesthetic score on
+        # parti) and what reads them; no extraction, no rendering
+        merged({"all": 1}, QUALITY(2) | {"perseed_table": 4}),
         None,
     ),
     "touch a speed-only key": ({"generation.encoder_threads": 2}, {}, None),
@@ -477,11 +541,12 @@ def test_paper_dry_run_counts_jobs(paper_dry_run):
     assert jobs["prompt_set"] == 6 and jobs["coco_captions"] == 1 and jobs["seed_swap"] == 1
     assert jobs["plot_seed_swap"] == 1
     assert jobs["train_classifier"] == 2  # one per model, each with a GPU and a cost estimate
-    # one extraction job per shard per extractor: Inception on coco1 and coco2, HPS on coco1,
-    # coco2 and parti, 64 blocks x 2 models; one per-seed job per feature table
-    assert jobs["perseed_block"] == 64 * 2 * (2 + 3)
+    # one extraction job per shard per extractor: Inception on coco1 and coco2 (each with its
+    # per-seed FID block), the five scores on coco1, coco2 and parti, 64 blocks x 2 models
+    assert jobs["perseed_block"] == 64 * 2 * 2
+    quality = jobs["perseed_block"] + 64 * 2 * 5 * 3
     # and style (analysis and evaluation sets), layout and OCR once per shard they read
-    assert jobs["extract_features"] == jobs["perseed_block"] + 64 * 2 * 3 + 64 * 2
+    assert jobs["extract_features"] == quality + 64 * 2 * 3 + 64 * 2
     assert jobs["reference_features"] == 2 and jobs["table1"] == 1 and jobs["seedbank"] == 3
     estimates = [line for line in result.stdout.splitlines() if "seed classifier (1 GPU" in line]
     assert len(estimates) == 2 and all(

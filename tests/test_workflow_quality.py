@@ -64,7 +64,8 @@ def test_demo_golden_seeds_table1_and_figures(demo):
         for seed in tags.loc[tags.tag == "golden", "seed"]:
             assert main.loc[seed, "fid_rank"] <= top_k and main.loc[seed, "hps_rank"] <= top_k
         summary = pd.read_csv(run / "tables" / f"generalisation_{model}.csv")
-        assert set(summary.metric) == {"fid", "kid", "hps"}
+        scores = load_config(DEMO)["quality"]["scores"]
+        assert set(summary.metric) == {"fid", "kid", *scores}
         assert ((summary.spearman_lo <= summary.spearman) & (summary.spearman <= 1)).all()
         chance = pd.read_csv(run / "tables" / f"golden_vs_chance_{model}.csv").set_index("tag")
         assert chance.loc["golden", "count"] == (tags.tag == "golden").sum()

@@ -1,5 +1,6 @@
-"""Figures of per-seed quality: best and worst seeds' images by FID and HPS (fig. 5), and
-per-seed values on prompt set 1 and set 2 (figs 6-7)."""
+"""Figures of per-seed quality: best and worst seeds' images by FID and HPS (fig. 5), per-seed
+values on prompt set 1 and set 2 (figs 6-7), and quality against renders per prompt (Table 1b's
+figure)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from seedscope.plotting import drawn_images, plt, save_figure
+from seedscope.quality.best_of_n import NO_VERIFIER
 from seedscope.quality.perseed import LOWER_IS_BETTER, ranks
 
 FIG5_METRICS = ("fid", "hps")  # fig. 5 draws the seeds of each of these that the table has
+# how figures and tables spell the metrics (HPS takes its version: metric_name)
+METRIC_NAMES = {
+    "fid": "FID",
+    "kid": "KID",
+    "pickscore": "PickScore",
+    "imagereward": "ImageReward",
+    "clipscore": "CLIPScore",
+    "aesthetic": "LAION aesthetic",
+}
 
 
 def metric_name(metric: str, hps_version: str | None = None) -> str:
@@ -27,7 +38,7 @@ def metric_name(metric: str, hps_version: str | None = None) -> str:
                 "pass hps_version"
             )
         return f"HPS {hps_version}"
-    return metric.upper()
+    return METRIC_NAMES.get(metric, metric.upper())
 
 
 def metric_label(metric: str, hps_version: str | None = None) -> str:
@@ -255,3 +266,75 @@ def plot_set_vs_set(
             panel.legend(fontsize=font_size - 2, loc="best")
     save_figure(fig, pdf, png, dpi)
     return fig
+
+
+def plot_quality_per_render(
+    table: pd.DataFrame,
+    prompt_set: str,
+    pdf: str,
+    png: str,
+    hps_version: str,
+    dpi: int = 150,
+    font_size: float = 8,
+) -> None:
+    """Table 1b as a figure: one panel per (model, evaluation score) on ``prompt_set``, the
+    score against renders per prompt (log scale) for best-of-N among random and among golden
+    seeds by each verifier, from one render (random or golden seeds) to the largest N, with
+    the rows' intervals as error bars."""
+    rows = table[(table["prompt_set"] == prompt_set) & table["value"].notna()]
+    models, metrics = list(dict.fromkeys(rows["model"])), list(dict.fromkeys(rows["metric"]))
+    if not models:
+        raise ValueError(f"Table 1b has no values on {prompt_set!r} to plot")
+    plt.rcParams.update({"font.size": font_size})
+    fig, axes = plt.subplots(
+        len(models), len(metrics), figsize=(2.6 * len(metrics), 2.3 * len(models)), squeeze=False
+    )
+    verifiers = [v for v in dict.fromkeys(rows["verifier"]) if v != NO_VERIFIER]
+    colours = dict(zip(verifiers, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for i, model in enumerate(models):
+        for j, metric in enumerate(metrics):
+            ax = axes[i, j]
+            cell = rows[(rows["model"] == model) & (rows["metric"] == metric)]
+            for (pool, verifier), line in cell[cell["verifier"] != NO_VERIFIER].groupby(
+                ["seeds", "verifier"], sort=False
+            ):
+                start = cell[(cell["verifier"] == NO_VERIFIER) & (cell["seeds"] == pool)]
+                line = pd.concat([start, line]).sort_values("renders")
+                errors = [line["value"] - line["lo"], line["hi"] - line["value"]]
+                ax.errorbar(
+                    line["renders"],
+                    line["value"],
+                    yerr=errors,
+                    color=colours[verifier],
+                    linestyle="-" if pool == "random" else "--",
+                    marker="o" if pool == "random" else "s",
+                    markersize=3,
+                    capsize=2,
+                    label=f"best of N {pool} by {metric_name(verifier, hps_version)}",
+                )
+            golden = cell[(cell["verifier"] == NO_VERIFIER) & (cell["seeds"] == "golden")]
+            ax.errorbar(
+                golden["renders"],
+                golden["value"],
+                yerr=[golden["value"] - golden["lo"], golden["hi"] - golden["value"]],
+                color="black",
+                marker="*",
+                markersize=7,
+                linestyle="none",
+                capsize=2,
+                label="golden seeds (1 render)",
+            )
+            ax.set_xscale("log", base=2)
+            ax.set_title(f"{model}: {metric_name(metric, hps_version)}")
+            ax.set_xlabel("renders per prompt")
+            if j == 0:
+                ax.set_ylabel(f"mean on {prompt_set} (higher is better)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes.flat:
+        more_handles, more_labels = ax.get_legend_handles_labels()
+        for handle, label in zip(more_handles, more_labels, strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    axes[0, -1].legend(handles, labels, fontsize="x-small")
+    save_figure(fig, pdf, png, dpi)

@@ -1,4 +1,5 @@
-"""Per-seed FID, KID and HPS with paired bootstrap replicates, one seed block at a time.
+"""Per-seed FID, KID and mean scores (HPS and the others) with paired subsample replicates,
+one seed block at a time.
 
 A block job turns one feature table (every prompt x the seeds of one block) into per-seed point
 estimates and subsample replicates. Every block draws the same prompt subsets (same ``n``,
@@ -25,12 +26,13 @@ from seedscope.quality.intervals import (
     t_interval,
     variance_at_n,
 )
+from seedscope.study import LOWER_IS_BETTER_METRICS, SCORE_METRICS
 
 if TYPE_CHECKING:  # frechet imports torch: seconds that the table and figure jobs need not pay
     from seedscope.quality.frechet import Reference
 
-# metric -> True when lower is better
-LOWER_IS_BETTER = {"fid": True, "kid": True, "hps": False}
+# every per-seed metric -> True when lower is better (the order of the per-seed tables' columns)
+LOWER_IS_BETTER = dict.fromkeys(LOWER_IS_BETTER_METRICS, True) | dict.fromkeys(SCORE_METRICS, False)
 
 
 def prompt_order(prompts_jsonl: str | Path) -> list[str]:
@@ -74,10 +76,11 @@ def fid_block(
     return {"seed": np.array(seeds), "n": n, **{k: np.array(v) for k, v in out.items()}}
 
 
-def hps_block(
-    table: FeatureTable, prompt_ids: list[str], bootstrap: dict[str, Any]
+def score_block(
+    table: FeatureTable, prompt_ids: list[str], bootstrap: dict[str, Any], metric: str
 ) -> dict[str, np.ndarray]:
-    """Per-seed mean HPS over ``prompt_ids``: point estimates and paired subsample replicates."""
+    """Per-seed mean of the score ``metric`` (HPS, PickScore, ...) over ``prompt_ids``: point
+    estimates (``<metric>``) and paired subsample replicates (``<metric>_sub``)."""
     weights = _weights(len(prompt_ids), bootstrap)
     seeds, means, subs = [], [], []
     for seed, scores in by_seed(table, prompt_ids).items():
@@ -88,8 +91,8 @@ def hps_block(
     return {
         "seed": np.array(seeds),
         "n": np.full(len(seeds), len(prompt_ids)),
-        "hps": np.array(means),
-        "hps_sub": np.array(subs).reshape(len(seeds), len(FRACTIONS), -1),
+        metric: np.array(means),
+        f"{metric}_sub": np.array(subs).reshape(len(seeds), len(FRACTIONS), -1),
     }
 
 
@@ -110,22 +113,45 @@ def save_block(path: str | Path, block: dict[str, np.ndarray]) -> None:
     np.savez(path, **block)
 
 
-def load_blocks(paths: list[str | Path]) -> dict[str, np.ndarray]:
-    """Concatenate block files of one (model, set, metric group), sorted by seed."""
-    if not paths:
-        raise FeatureError("no per-seed block files to merge")
-    parts = []
-    for path in paths:
-        try:
-            with np.load(path) as data:
-                parts.append({k: data[k] for k in data.files})
-        except (OSError, ValueError) as error:
-            raise FeatureError(
-                f"per-seed block {path} is unreadable ({error}); delete it and rerun"
-            ) from error
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a per-seed ``.npz`` file (a block, or a set's merged replicates)."""
+    try:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as error:
+        raise FeatureError(
+            f"per-seed file {path} is unreadable ({error}); delete it and rerun"
+        ) from error
+
+
+def merge_blocks(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate the blocks of one (model, set, metric group), sorted by seed."""
+    if not parts:
+        raise FeatureError("no per-seed blocks to merge")
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.argsort(merged["seed"], kind="stable")
     return {k: v[order] for k, v in merged.items()}
+
+
+def load_blocks(paths: list[str | Path]) -> dict[str, np.ndarray]:
+    """Concatenate block files of one (model, set, metric group), sorted by seed."""
+    return merge_blocks([read_arrays(path) for path in paths])
+
+
+def join_metrics(groups: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One set's merged blocks of several metric groups (FID and KID; each score) side by side:
+    the same seeds in the same order, ``n`` the largest prompt count."""
+    joined: dict[str, np.ndarray] = {}
+    for group in groups:
+        if "seed" in joined and not np.array_equal(joined["seed"], group["seed"]):
+            raise FeatureError(
+                "per-seed blocks of one prompt set hold different seeds "
+                f"({joined['seed'].tolist()[:5]}... vs {group['seed'].tolist()[:5]}...); "
+                "rerun the workflow so every metric's blocks catch up"
+            )
+        n = np.maximum(joined["n"], group["n"]) if "n" in joined else group["n"]
+        joined |= group | {"n": n}
+    return joined
 
 
 def ranks(values: np.ndarray, lower_is_better: bool) -> np.ndarray:
